@@ -1,0 +1,109 @@
+"""Event vocabulary of the detection core: kinds, postures, event types.
+
+Shared by the board (streams and logs events), the host (decodes, stores,
+reviews) and the analysis writer. An event is a tuple of 8 small ints:
+
+    (type, t_ms, a, b, c, d, e, f)
+
+`t_ms` is the trace/sensor time at which the core emitted the event (sample
+time, not wall clock).  The meaning of a..f per type is below; unused fields
+are 0.  Every value fits a MicroPython small int (31-bit signed).
+
+    REP         a=kind b=rep_no_in_set c=set_no d=dur_ms e=range_ddeg f=side
+    SET_START   a=kind b=set_no c=start_ms
+    SET_END     a=kind b=set_no c=reps d=start_ms e=end_ms
+    HOLD_START  a=kind b=start_ms
+    HOLD_TICK   a=kind b=elapsed_ms c=sway_dmg d=stability e=drift_ddeg
+    HOLD_END    a=kind b=start_ms c=dur_ms d=sway_dmg e=stability f=drift_ddeg
+    WALK_START  a=start_ms
+    STEPS       a=steps_in_walk b=cadence_spm c=start_ms
+    WALK_END    a=start_ms b=end_ms c=steps d=cadence_spm
+    POSTURE     a=posture b=previous_posture
+    CALIBRATED  a=status (0 ok, else CAL_* error) b=quality_ddeg
+    FAULT       a=fault code b=detail
+
+Units: `_ms` milliseconds, `_ddeg` tenths of a degree, `_dmg` tenths of a
+milli-g, `_spm` steps per minute, stability 0..100, side SIDE_*.
+"""
+
+# event types
+EV_REP = 1
+EV_SET_START = 2
+EV_SET_END = 3
+EV_HOLD_START = 4
+EV_HOLD_TICK = 5
+EV_HOLD_END = 6
+EV_WALK_START = 7
+EV_STEPS = 8
+EV_WALK_END = 9
+EV_POSTURE = 10
+EV_CALIBRATED = 11
+EV_FAULT = 12
+
+EVENT_NAMES = ("", "rep", "set_start", "set_end", "hold_start", "hold_tick",
+               "hold_end", "walk_start", "steps", "walk_end", "posture",
+               "calibrated", "fault")
+
+# exercise kinds; names are the trace-format vocabulary
+K_NONE = 0
+K_BRIDGE = 1
+K_LEG_RAISE = 2
+K_PELVIC_TILT = 3
+K_BIRD_DOG = 4
+K_LUNGE = 5
+K_CAT_COW = 6
+K_KNEE_TWIST = 7
+K_PLANK = 8
+K_SIDE_PLANK = 9
+K_COBRA = 10
+K_WALK = 11
+
+KIND_NAMES = ("", "bridge", "leg_raise", "pelvic_tilt", "bird_dog", "lunge",
+              "cat_cow", "knee_twist", "plank", "side_plank", "cobra", "walk")
+REP_KINDS = (K_BRIDGE, K_LEG_RAISE, K_PELVIC_TILT, K_BIRD_DOG, K_LUNGE,
+             K_CAT_COW, K_KNEE_TWIST)
+HOLD_KINDS = (K_PLANK, K_SIDE_PLANK, K_COBRA)
+
+# postures, from the direction of gravity in the body frame
+P_UNKNOWN = 0
+P_UPRIGHT = 1    # standing or walking
+P_SUPINE = 2     # lying on the back
+P_PRONE = 3      # face down: prone, all fours, plank, cobra
+P_SIDE_L = 4     # left side up (lying on the right side)
+P_SIDE_R = 5     # right side up
+P_MOVING = 6     # between postures / not settled
+
+POSTURE_NAMES = ("unknown", "upright", "supine", "prone", "side_left",
+                 "side_right", "moving")
+
+SIDE_NONE = 0
+SIDE_LEFT = 1
+SIDE_RIGHT = 2
+SIDE_NAMES = ("", "left", "right")
+
+# calibration results (EV_CALIBRATED a)
+CAL_OK = 0
+CAL_MOVED = 1        # the wearer was not still enough
+CAL_NO_STAND = 2     # no still standing phase found
+CAL_NO_LIE = 3       # no still lying phase found
+CAL_BAD_GEOMETRY = 4  # standing and lying directions not ~90 degrees apart
+
+# fault codes (EV_FAULT a)
+F_SENSOR_MISSING = 1
+F_I2C_ERROR = 2
+F_FIFO_OVERFLOW = 3
+F_LOG_WRITE = 4
+F_CONFIG_INVALID = 5
+F_SAMPLE_GAP = 6
+F_CONTROL_REFUSED = 7
+
+FAULT_NAMES = ("", "sensor_missing", "i2c_error", "fifo_overflow",
+               "log_write", "config_invalid", "sample_gap", "control_refused")
+
+
+def kind_code(name):
+    """Kind code for a trace-format kind name, or K_NONE."""
+    for i in range(len(KIND_NAMES)):
+        if KIND_NAMES[i] == name:
+            return i
+    return K_NONE
