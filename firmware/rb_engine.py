@@ -1,0 +1,660 @@
+"""Detection core: one IMU sample in, workout events out. Runs on the board and the host.
+
+Pipeline (all integer arithmetic, nothing allocated per sample):
+
+1. Samples are averaged into FRAME_MS bins by their own time stamps, so any
+   rate from 25 to 400 Hz, jitter and dropped samples all give the same
+   25 Hz frame stream (a hole just means fewer samples in a bin).
+2. Mount: the sensor-to-body rotation (default mount: identity; calibrate:
+   found by rb_mount.Calibrator from the routine at the start; fixed: from
+   config).  Unknown mount: only steps, which need no axes.
+3. Gravity direction (low-passed acceleration) gives the posture: upright,
+   supine, prone (face down), side.
+4. Rep excursions: the tilt of gravity away from a slowly adapting baseline,
+   split into pitch (about the body's left-right axis) and roll (about the
+   long axis).  A rep is an excursion past REP_HI that comes back under
+   REP_LO.  Its posture and shape give its kind.  Lunges are drops of the
+   pelvis, from leaky double integration of the vertical acceleration.
+5. Sets: a set is believed after SET_CONFIRM_REPS like reps (then those are
+   emitted too) and ends after SET_GAP_MS without a rep or on a posture
+   change.  Isolated fidgets never become reps.
+6. Holds: a steady spell with muscle tremor in a face-down or side posture.
+   Sway is the RMS of acceleration perpendicular to gravity with the slow
+   drift removed.
+7. Steps: rb_steps.StepCounter on the vertical acceleration.
+"""
+import rb_events as E
+from rb_fixed import isqrt, asin_ddeg
+import rb_mount
+import rb_steps
+import rb_tunables
+
+MOUNT_DEFAULT = 0
+MOUNT_CALIBRATE = 1
+MOUNT_UNKNOWN = 2
+MOUNT_FIXED = 3
+
+MOUNT_NAMES = ("default", "calibrate", "unknown", "fixed")
+
+FRAME_MAX_MG = 8000          # frame means are clamped so squares stay small ints
+G_MM_S2 = 9807               # 1 g in mm/s^2
+
+# excursion axes
+AX_PITCH = 0
+AX_ROLL = 1
+
+# rep shape families (before a set decides the kind)
+SHAPE_NONE = 0
+
+
+def mount_code(name):
+    if name == "default":
+        return MOUNT_DEFAULT
+    if name == "calibrate":
+        return MOUNT_CALIBRATE
+    return MOUNT_UNKNOWN
+
+
+class Engine:
+    def __init__(self, rate_hz=100, has_gyro=True, mount=MOUNT_DEFAULT,
+                 rotation=None, tun=None, emit=None):
+        self.tun = t = tun if tun is not None else rb_tunables.DEFAULTS
+        self.rate_hz = rate_hz
+        self.has_gyro = has_gyro
+        self.emit = emit if emit is not None else _drop
+        self.mount = mount
+        self.rotation = rotation if rotation is not None else rb_mount.IDENTITY
+        self.calibrator = rb_mount.Calibrator() if mount == MOUNT_CALIBRATE else None
+        self.axes_known = mount in (MOUNT_DEFAULT, MOUNT_FIXED)
+        self.frame_ms = t["FRAME_MS"]
+        self.steps = rb_steps.StepCounter(t, self._emit)
+        self.hint_kind = E.K_NONE
+        # bin accumulators
+        self._bin_end = -1
+        self._n = 0
+        self._sx = self._sy = self._sz = 0
+        self._wx = self._wy = self._wz = 0
+        self._tr = 0             # sum |a - a_prev| within the bin (tremor proxy)
+        self._px = self._py = self._pz = 0
+        self._t_last = -1
+        self._reset_filters()
+        self.posture = E.P_UNKNOWN
+        self._cand_posture = E.P_UNKNOWN
+        self._cand_since = 0
+        self._reset_rep_state()
+        self._reset_set()
+        self._reset_hold()
+        self.frames = 0
+
+    # ------------------------------------------------------------------ API
+    def feed(self, t_ms, ax, ay, az, gx, gy, gz):
+        if t_ms >= self._bin_end:
+            if self._n:
+                self._close_bin()
+            if self._t_last >= 0 and t_ms - self._t_last > self.tun["GAP_RESET_MS"]:
+                self._gap(t_ms)
+            self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
+        n = self._n
+        if n:
+            d = ax - self._px
+            self._tr += d if d > 0 else -d
+            d = ay - self._py
+            self._tr += d if d > 0 else -d
+            d = az - self._pz
+            self._tr += d if d > 0 else -d
+        self._px = ax
+        self._py = ay
+        self._pz = az
+        self._sx += ax
+        self._sy += ay
+        self._sz += az
+        self._wx += gx
+        self._wy += gy
+        self._wz += gz
+        self._n = n + 1
+        self._t_last = t_ms
+
+    def hint(self, kind):
+        self.hint_kind = kind
+
+    def finish(self, t_ms=None):
+        if self._n:
+            self._close_bin()
+        if t_ms is None:
+            t_ms = self._t_last if self._t_last >= 0 else 0
+        if self.calibrator is not None and self.calibrator.status < 0:
+            self.calibrator.close_run(t_ms)
+            self._calibration_done(t_ms)
+        self._end_hold(t_ms)
+        self._end_set(t_ms)
+        self.steps.finish(t_ms)
+
+    # ------------------------------------------------------------ internals
+    def _emit(self, ev):
+        self.emit(ev)
+
+    def _reset_filters(self):
+        self._g16 = [0, 0, 0]        # gravity low-pass, x16
+        self._s16 = [0, 0, 0]        # slow gravity, x16
+        self._b16 = [0, 0, 0]        # rep baseline direction (unit x1000), x16
+        self._primed = False
+        self._tremor16 = 0           # smoothed tremor proxy, x16
+        self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
+        self._pos16 = 0              # vertical position (mm) x16, leaky
+        self._av16 = 0               # slow vertical accel mean x16
+
+    def _gap(self, t_ms):
+        # a long hole: filters restart; an excursion in progress is void
+        self._reset_filters()
+        self._reset_rep_state()
+        self._lunge_state = 0
+
+    def _close_bin(self):
+        n = self._n
+        t = self._t_last
+        fx = self._sx // n
+        fy = self._sy // n
+        fz = self._sz // n
+        wl1 = 0
+        if self.has_gyro:
+            wl1 = (abs(self._wx) + abs(self._wy) + abs(self._wz)) // n
+        tr = self._tr // n if n > 1 else -1
+        self._n = 0
+        self._sx = self._sy = self._sz = 0
+        self._wx = self._wy = self._wz = 0
+        self._tr = 0
+        self._frame(t, fx, fy, fz, wl1, tr)
+
+    def _frame(self, t, fx, fy, fz, wl1, tr):
+        self.frames += 1
+        if self.calibrator is not None and self.calibrator.status < 0:
+            if self.calibrator.feed(t, fx, fy, fz, wl1):
+                self._calibration_done(t)
+            return
+        if self.axes_known:
+            R = self.rotation
+            bx = (R[0] * fx + R[1] * fy + R[2] * fz) >> 14
+            by = (R[3] * fx + R[4] * fy + R[5] * fz) >> 14
+            bz = (R[6] * fx + R[7] * fy + R[8] * fz) >> 14
+            fx, fy, fz = bx, by, bz
+        if fx > FRAME_MAX_MG:
+            fx = FRAME_MAX_MG
+        elif fx < -FRAME_MAX_MG:
+            fx = -FRAME_MAX_MG
+        if fy > FRAME_MAX_MG:
+            fy = FRAME_MAX_MG
+        elif fy < -FRAME_MAX_MG:
+            fy = -FRAME_MAX_MG
+        if fz > FRAME_MAX_MG:
+            fz = FRAME_MAX_MG
+        elif fz < -FRAME_MAX_MG:
+            fz = -FRAME_MAX_MG
+        g = self._g16
+        s = self._s16
+        if not self._primed:
+            g[0] = s[0] = fx << 4
+            g[1] = s[1] = fy << 4
+            g[2] = s[2] = fz << 4
+            self._primed = True
+        k = self.tun["LP_SHIFT"]
+        g[0] += ((fx << 4) - g[0]) >> k
+        g[1] += ((fy << 4) - g[1]) >> k
+        g[2] += ((fz << 4) - g[2]) >> k
+        k = self.tun["SLOW_SHIFT"]
+        s[0] += ((fx << 4) - s[0]) >> k
+        s[1] += ((fy << 4) - s[1]) >> k
+        s[2] += ((fz << 4) - s[2]) >> k
+        gx = g[0] >> 4
+        gy = g[1] >> 4
+        gz = g[2] >> 4
+        gn = isqrt(gx * gx + gy * gy + gz * gz)
+        if gn < 200:
+            gn = 200
+        ux = gx * 1000 // gn
+        uy = gy * 1000 // gn
+        uz = gz * 1000 // gn
+        sx = s[0] >> 4
+        sy = s[1] >> 4
+        sz = s[2] >> 4
+        sn = isqrt(sx * sx + sy * sy + sz * sz)
+        if sn < 200:
+            sn = 200
+        # vertical (along slow gravity) specific force, mg
+        av = (fx * sx + fy * sy + fz * sz) // sn
+        # motion relative to the slow gravity vector: perpendicular part (sway)
+        hx = fx - sx
+        hy = fy - sy
+        hz = fz - sz
+        hv = (hx * sx + hy * sy + hz * sz) // sn
+        hpx = hx - hv * sx // sn
+        hpy = hy - hv * sy // sn
+        hpz = hz - hv * sz // sn
+        perp_sq = hpx * hpx + hpy * hpy + hpz * hpz
+        motion = abs(hx) + abs(hy) + abs(hz)
+        if tr >= 0:
+            self._tremor16 += ((tr << 4) - self._tremor16) >> 4
+        # steps: any mount, but with known axes only while upright
+        if self.axes_known and self.posture != E.P_UPRIGHT and self.posture != E.P_UNKNOWN:
+            if self.steps.walking or self.steps.pending:
+                self.steps.stop_at(t)
+            self.steps.enabled = False
+        else:
+            self.steps.enabled = True
+        self.steps.feed(t, av)
+        if not self.axes_known:
+            return
+        self._update_posture(t, ux, uy, uz)
+        self._lunge(t, av)
+        self._excursion(t, ux, uy, uz)
+        self._hold(t, ux, uy, uz, motion, perp_sq, wl1)
+        if self._set_kind and t - self._last_rep_t > self.tun["SET_GAP_MS"]:
+            self._end_set(t)
+        if self._pend_n and t - self._pend_t[0] > self.tun["SET_GAP_MS"]:
+            self._pend_n = 0
+
+    def _calibration_done(self, t):
+        c = self.calibrator
+        self.emit((E.EV_CALIBRATED, t, c.status, c.quality_ddeg, 0, 0, 0, 0))
+        if c.status == E.CAL_OK:
+            self.rotation = c.rotation
+            self.axes_known = True
+        else:
+            self.axes_known = False
+        self._reset_filters()
+
+    # ------------------------------------------------------------- posture
+    def _update_posture(self, t, ux, uy, uz):
+        thr = self.tun["POSTURE_ENTER_MILLI"]
+        if ux > thr:
+            p = E.P_UPRIGHT
+        elif uz < -thr:
+            p = E.P_SUPINE
+        elif uz > thr:
+            p = E.P_PRONE
+        elif uy > thr:
+            p = E.P_SIDE_L
+        elif uy < -thr:
+            p = E.P_SIDE_R
+        else:
+            p = E.P_MOVING
+        if p != self._cand_posture:
+            self._cand_posture = p
+            self._cand_since = t
+            return
+        if p == self.posture or p == E.P_MOVING:
+            return
+        if t - self._cand_since >= self.tun["POSTURE_SETTLE_MS"]:
+            prev = self.posture
+            self.posture = p
+            self._posture_changed(t)
+            self.emit((E.EV_POSTURE, t, p, prev, 0, 0, 0, 0))
+
+    def _posture_changed(self, t):
+        self._end_hold(t)
+        self._end_set(t)
+        self._pend_n = 0
+        self._reset_rep_state()
+        b = self._b16
+        g = self._g16
+        gx = g[0] >> 4
+        gy = g[1] >> 4
+        gz = g[2] >> 4
+        gn = isqrt(gx * gx + gy * gy + gz * gz) or 1
+        b[0] = (gx * 1000 // gn) << 4
+        b[1] = (gy * 1000 // gn) << 4
+        b[2] = (gz * 1000 // gn) << 4
+        self._hold_since = t
+
+    # ---------------------------------------------------------- excursions
+    def _reset_rep_state(self):
+        self._ex_active = False
+        self._ex_start = 0
+        self._quiet_since = -1
+        self._last_quiet_t = 0
+        self._pmax = self._pmin = self._rmax = self._rmin = 0
+        self._lunge_state = 0
+        self._lunge_start = 0
+        self._lunge_min = 0
+
+    def _excursion(self, t, ux, uy, uz):
+        p = self.posture
+        if p != E.P_SUPINE and p != E.P_PRONE:
+            return
+        b = self._b16
+        bx = b[0] >> 4
+        by = b[1] >> 4
+        bz = b[2] >> 4
+        # rotation taking the baseline to now, small-angle: b x u (milli-rad ~ milli-sin)
+        roll = (by * uz - bz * uy) // 1000
+        pitch = (bz * ux - bx * uz) // 1000
+        if p == E.P_PRONE:
+            pitch = -pitch
+            roll = -roll
+        ap = pitch if pitch > 0 else -pitch
+        ar = roll if roll > 0 else -roll
+        dev = ap if ap > ar else ar
+        tn = self.tun
+        if not self._ex_active:
+            if dev < tn["REP_LO_MILLI"]:
+                self._last_quiet_t = t
+                k = tn["BASE_SHIFT"]
+                b[0] += ((ux << 4) - b[0]) >> k
+                b[1] += ((uy << 4) - b[1]) >> k
+                b[2] += ((uz << 4) - b[2]) >> k
+            if dev > tn["REP_HI_MILLI"]:
+                self._ex_active = True
+                self._ex_start = self._last_quiet_t
+                self._pmax = self._pmin = self._rmax = self._rmin = 0
+                self._quiet_since = -1
+                self._ex_sign = 0
+                self._ex_peak_t = t
+            else:
+                return
+        if pitch > self._pmax:
+            self._pmax = pitch
+        if pitch < self._pmin:
+            self._pmin = pitch
+        if roll > self._rmax:
+            self._rmax = roll
+        if roll < self._rmin:
+            self._rmin = roll
+        # cat-cow swings straight through neutral: a sign change of the
+        # dominant pitch past the threshold closes one excursion and opens the next
+        hi = tn["REP_HI_MILLI"]
+        if ap >= ar and ap > hi:
+            sgn = 1 if pitch > 0 else -1
+            if self._ex_sign == 0:
+                self._ex_sign = sgn
+            elif sgn != self._ex_sign:
+                self._ex_end(t, True)
+                self._ex_active = True
+                self._ex_start = t
+                self._pmax = pitch if pitch > 0 else 0
+                self._pmin = pitch if pitch < 0 else 0
+                self._rmax = roll if roll > 0 else 0
+                self._rmin = roll if roll < 0 else 0
+                self._ex_sign = sgn
+                self._quiet_since = -1
+                return
+        if dev < tn["REP_LO_MILLI"]:
+            if self._quiet_since < 0:
+                self._quiet_since = t
+            elif t - self._quiet_since >= tn["REP_QUIET_MS"]:
+                self._ex_end(self._quiet_since, False)
+                self._ex_active = False
+                self._last_quiet_t = t
+        else:
+            self._quiet_since = -1
+        if self._ex_active and t - self._ex_start > tn["REP_MAX_MS"]:
+            # a long departure: a new position, not a rep; re-seat the baseline
+            self._ex_active = False
+            b[0] = ux << 4
+            b[1] = uy << 4
+            b[2] = uz << 4
+            self._last_quiet_t = t
+
+    def _ex_end(self, t_end, split):
+        tn = self.tun
+        dur = t_end - self._ex_start
+        if dur < tn["REP_MIN_MS"] // (2 if split else 1) or dur > tn["REP_MAX_MS"]:
+            return
+        pk_p = self._pmax if self._pmax > -self._pmin else self._pmin
+        pk_r = self._rmax if self._rmax > -self._rmin else self._rmin
+        ap = pk_p if pk_p > 0 else -pk_p
+        ar = pk_r if pk_r > 0 else -pk_r
+        if (ap if ap > ar else ar) > tn["REP_MAX_MILLI"]:
+            return
+        side = E.SIDE_NONE
+        if ar * 100 > ap * tn["ROLL_DOMINANCE_PCT"]:
+            rng = ar
+            side = E.SIDE_LEFT if pk_r > 0 else E.SIDE_RIGHT
+            if self.posture == E.P_SUPINE:
+                kind = E.K_KNEE_TWIST
+            else:
+                kind = E.K_BIRD_DOG
+        else:
+            rng = ap
+            if self.posture == E.P_SUPINE:
+                kind = E.K_BRIDGE if ap >= tn["BRIDGE_MIN_MILLI"] else E.K_PELVIC_TILT
+            else:
+                # leg raise or half a cat-cow: the set decides (by sign pattern)
+                kind = E.K_LEG_RAISE
+                side = 1 if pk_p > 0 else 2     # sign, not a body side
+        self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng))
+
+    # -------------------------------------------------------------- lunges
+    def _lunge(self, t, av):
+        # leaky double integration of the vertical acceleration -> pelvis height (mm)
+        if self.posture != E.P_UPRIGHT:
+            self._vel16 = self._pos16 = 0
+            self._av16 = av << 4
+            self._lunge_state = 0
+            return
+        self._av16 += ((av << 4) - self._av16) >> 6
+        a = av - (self._av16 >> 4)                      # mg, gravity removed
+        # v += a * g * dt ; dt = FRAME_MS
+        self._vel16 += a * G_MM_S2 * self.frame_ms // 62500   # (x16 /1000 mg->g, /1000 ms->s)
+        self._vel16 -= self._vel16 >> 5
+        self._pos16 += self._vel16 * self.frame_ms // 1000
+        self._pos16 -= self._pos16 >> 5
+        pos = self._pos16 >> 4
+        tn = self.tun
+        if self._lunge_state == 0:
+            if pos > -tn["LUNGE_BACK_MM"]:
+                self._lunge_start = t
+            if pos < -tn["LUNGE_DROP_MM"]:
+                self._lunge_state = 1
+                self._lunge_min = pos
+        else:
+            if pos < self._lunge_min:
+                self._lunge_min = pos
+            if pos > -tn["LUNGE_BACK_MM"]:
+                self._lunge_state = 0
+                dur = t - self._lunge_start
+                if tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"] and not self.steps.walking:
+                    self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, -self._lunge_min)
+            elif t - self._lunge_start > tn["LUNGE_MAX_MS"]:
+                self._lunge_state = 0
+
+    # ---------------------------------------------------------------- sets
+    def _reset_set(self):
+        self._set_kind = E.K_NONE
+        self._set_no = 0
+        self._set_reps = 0
+        self._set_start = 0
+        self._last_rep_t = 0
+        self._last_rep_end = 0
+        self._pend_n = 0
+        self._pend_t = [0, 0, 0, 0]
+        self._pend = [None, None, None, None]
+        self._half = None            # cat-cow: first half of a cycle
+        self._sets_total = 0
+
+    def _rep_candidate(self, t_end, kind, side, dur, rng):
+        tn = self.tun
+        if self._hold_on:
+            self._end_hold(t_end)
+        if self._set_kind != E.K_NONE:
+            if self._compatible(kind):
+                self._count(t_end, kind, side, dur, rng)
+                return
+            self._end_set(t_end)
+        # pending: like reps confirm a set
+        if self._pend_n and self._pend[0][1] != kind and not (
+                kind == E.K_LEG_RAISE and self._pend[0][1] == E.K_LEG_RAISE):
+            self._pend_n = 0
+        if self._pend_n >= len(self._pend):
+            self._pend_n = 0
+        self._pend[self._pend_n] = (t_end, kind, side, dur, rng, t_end - dur)
+        self._pend_t[self._pend_n] = t_end
+        self._pend_n += 1
+        need = tn["SET_CONFIRM_REPS"]
+        if self.hint_kind != E.K_NONE and self.hint_kind == kind:
+            need = 1
+        if self._pend_n >= need:
+            self._start_set()
+
+    def _compatible(self, kind):
+        sk = self._set_kind
+        if sk == kind:
+            return True
+        if sk == E.K_CAT_COW and kind == E.K_LEG_RAISE:
+            return True
+        # a bridge set tolerates a shallow rep and vice versa
+        if (sk == E.K_BRIDGE and kind == E.K_PELVIC_TILT) or (sk == E.K_PELVIC_TILT and kind == E.K_BRIDGE):
+            return True
+        return False
+
+    def _start_set(self):
+        first = self._pend[0]
+        kind = first[1]
+        if kind == E.K_LEG_RAISE and self._pend_n >= 2:
+            # opposite-signed pitch excursions back to back: cat-cow
+            a = self._pend[0]
+            b = self._pend[1]
+            if a[2] != b[2] and b[5] - a[0] < self.tun["CATCOW_PAIR_MS"]:
+                kind = E.K_CAT_COW
+        if self.hint_kind in (E.K_CAT_COW, E.K_LEG_RAISE) and kind in (E.K_CAT_COW, E.K_LEG_RAISE):
+            kind = self.hint_kind
+        if kind in (E.K_BRIDGE, E.K_PELVIC_TILT):
+            # the set's kind follows the majority depth of its first reps
+            nb = 0
+            for i in range(self._pend_n):
+                if self._pend[i][1] == E.K_BRIDGE:
+                    nb += 1
+            kind = E.K_BRIDGE if nb * 2 >= self._pend_n else E.K_PELVIC_TILT
+        self._set_kind = kind
+        self._set_no += 1
+        self._set_reps = 0
+        self._set_start = first[5]
+        self._half = None
+        self.emit((E.EV_SET_START, first[0], kind, self._set_no, self._set_start, 0, 0, 0))
+        n = self._pend_n
+        self._pend_n = 0
+        for i in range(n):
+            p = self._pend[i]
+            self._count(p[0], p[1], p[2], p[3], p[4])
+
+    def _count(self, t_end, kind, side, dur, rng):
+        sk = self._set_kind
+        if sk == E.K_CAT_COW:
+            if self._half is None:
+                self._half = (t_end, dur, rng)
+                return
+            h = self._half
+            self._half = None
+            dur = dur + (t_end - dur - h[0]) + h[1]
+            rng = rng + h[2]
+            side = E.SIDE_NONE
+        elif sk == E.K_LEG_RAISE:
+            side = E.SIDE_NONE
+        self._set_reps += 1
+        self._last_rep_t = t_end
+        self._last_rep_end = t_end
+        self.emit((E.EV_REP, t_end, sk, self._set_reps, self._set_no, dur, rng, side))
+
+    def _end_set(self, t):
+        if self._set_kind == E.K_NONE:
+            return
+        if self._set_reps:
+            self.emit((E.EV_SET_END, t, self._set_kind, self._set_no, self._set_reps,
+                       self._set_start, self._last_rep_end, 0))
+        self._set_kind = E.K_NONE
+        self._set_reps = 0
+        self._half = None
+
+    # --------------------------------------------------------------- holds
+    def _reset_hold(self):
+        self._hold_on = False
+        self._hold_kind = E.K_NONE
+        self._hold_since = 0          # steady since
+        self._unsteady_since = -1
+        self._hold_start = 0
+        self._sway_sum = 0
+        self._sway_n = 0
+        self._hold_tick = 0
+        self._hold_pitch0 = 0
+        self._hold_last_steady = 0
+
+    def _hold(self, t, ux, uy, uz, motion, perp_sq, wl1):
+        tn = self.tun
+        p = self.posture
+        if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
+            return
+        steady = motion < tn["HOLD_MOTION_MG"] and not self._ex_active and self._set_kind == E.K_NONE
+        if not steady:
+            if self._unsteady_since < 0:
+                self._unsteady_since = t
+            if t - self._unsteady_since >= tn["HOLD_BREAK_MS"]:
+                if self._hold_on:
+                    self._end_hold(self._hold_last_steady)
+                self._hold_since = t
+                self._sway_sum = self._sway_n = 0
+            return
+        self._unsteady_since = -1
+        self._hold_last_steady = t
+        # sway: mean of squares, halved together so the sum stays a small int
+        self._sway_sum += perp_sq
+        self._sway_n += 1
+        if self._sway_sum > 0x10000000:
+            self._sway_sum >>= 1
+            self._sway_n >>= 1
+        if not self._hold_on:
+            if t - self._hold_since < tn["HOLD_CONFIRM_MS"]:
+                return
+            kind = self._hold_class(p, ux)
+            if kind == E.K_NONE:
+                return
+            self._hold_on = True
+            self._hold_kind = kind
+            self._hold_start = self._hold_since
+            self._hold_tick = t
+            self._hold_pitch0 = ux
+            self.emit((E.EV_HOLD_START, t, kind, self._hold_start, 0, 0, 0, 0))
+            return
+        if t - self._hold_tick >= tn["HOLD_TICK_MS"]:
+            self._hold_tick = t
+            sw = self._sway_dmg()
+            self.emit((E.EV_HOLD_TICK, t, self._hold_kind, t - self._hold_start, sw,
+                       self._stability(sw), asin_ddeg(ux) - asin_ddeg(self._hold_pitch0), 0))
+
+    def _hold_class(self, p, ux):
+        tremor = self._tremor16 >> 4
+        if tremor < self.tun["HOLD_TREMOR_MIN"]:
+            return E.K_NONE
+        if p == E.P_SIDE_L or p == E.P_SIDE_R:
+            return E.K_SIDE_PLANK
+        if ux > self.tun["COBRA_MIN_MILLI"]:
+            return E.K_COBRA
+        if self.hint_kind == E.K_COBRA:
+            return E.K_COBRA
+        return E.K_PLANK
+
+    def _sway_dmg(self):
+        if not self._sway_n:
+            return 0
+        return isqrt(self._sway_sum // self._sway_n * 100)
+
+    def _stability(self, sway_dmg):
+        ref = self.tun["SWAY_REF_DMG"]
+        return 100 * ref // (ref + sway_dmg)
+
+    def _end_hold(self, t):
+        if not self._hold_on:
+            return
+        self._hold_on = False
+        dur = t - self._hold_start
+        if dur >= self.tun["HOLD_MIN_MS"]:
+            sw = self._sway_dmg()
+            g = self._g16
+            gx = g[0] >> 4
+            gn = isqrt(gx * gx + (g[1] >> 4) * (g[1] >> 4) + (g[2] >> 4) * (g[2] >> 4)) or 1
+            drift = asin_ddeg(gx * 1000 // gn) - asin_ddeg(self._hold_pitch0)
+            self.emit((E.EV_HOLD_END, t, self._hold_kind, self._hold_start, dur, sw,
+                       self._stability(sw), drift))
+        self._hold_since = t
+        self._sway_sum = self._sway_n = 0
+
+
+def _drop(ev):
+    pass

@@ -1,0 +1,121 @@
+"""Step counter: walking bouts and steps from the vertical acceleration at the waist.
+
+Works for any mount: "vertical" is the acceleration along the slowly
+filtered gravity direction, so the sensor's axes never matter.  A step is a
+peak of the band-passed vertical acceleration; a walking bout is only
+believed after WALK_CONFIRM_STEPS regular steps, then counted from its first
+step, so a shuffle or a single lunge step is never a walk.
+"""
+import rb_events as E
+
+
+class StepCounter:
+    def __init__(self, tun, emit):
+        self.emit = emit
+        self.min_mg = tun["STEP_MIN_MG"]
+        self.rel_pct = tun["STEP_REL_PCT"]
+        self.min_ms = tun["STEP_MIN_MS"]
+        self.max_ms = tun["STEP_MAX_MS"]
+        self.confirm = tun["WALK_CONFIRM_STEPS"]
+        self.end_ms = tun["WALK_END_MS"]
+        self.jitter_pct = tun["STEP_REGULAR_PCT"]
+        self.report_ms = tun["STEPS_REPORT_MS"]
+        self.hp16 = 0        # slow mean of vertical accel, x16
+        self.sm = 0          # smoothed band-passed value (mg)
+        self.prev = 0
+        self.prev2 = 0
+        self.rising = False
+        self.peak_avg = 0    # running mean peak height (mg)
+        self.last_step = -1000000
+        self.walking = False
+        self.pending = 0     # candidate steps before a bout is confirmed
+        self.first_step = 0
+        self.last_interval = 0
+        self.steps = 0
+        self.walk_start = 0
+        self.last_report = 0
+        self.cadence = 0
+        self.enabled = True
+
+    def feed(self, t_ms, av_mg):
+        # band-pass: remove the slow mean (tau ~0.6 s at 25 Hz), then smooth lightly
+        self.hp16 += ((av_mg << 4) - self.hp16) >> 4
+        x = av_mg - (self.hp16 >> 4)
+        sm = (self.sm + x) >> 1
+        p = self.prev
+        # a local maximum one frame late
+        if p > self.sm and p >= sm and self.enabled:
+            self._peak(t_ms, p)
+        self.prev2 = self.sm
+        self.prev = sm
+        self.sm = sm
+        if self.walking and t_ms - self.last_step > self._end_gap():
+            self._end_walk(t_ms)
+        elif not self.walking and self.pending and t_ms - self.last_step > self.max_ms:
+            self.pending = 0
+
+    def _end_gap(self):
+        g = self.last_interval * 5 // 2
+        return g if g > self.end_ms else self.end_ms
+
+    def _peak(self, t_ms, h):
+        thr = self.peak_avg * self.rel_pct // 100
+        if thr < self.min_mg:
+            thr = self.min_mg
+        if h < thr:
+            return
+        dt = t_ms - self.last_step
+        if dt < self.min_ms:
+            return
+        self.peak_avg += (h - self.peak_avg) >> 3
+        if self.walking:
+            self.last_step = t_ms
+            self.last_interval = dt if dt < self.max_ms else self.last_interval
+            self.steps += 1
+            if self.last_interval:
+                self.cadence = 60000 // self.last_interval
+            if t_ms - self.last_report >= self.report_ms:
+                self.last_report = t_ms
+                self.emit((E.EV_STEPS, t_ms, self.steps, self.cadence, self.walk_start, 0, 0, 0))
+            return
+        # not walking yet: is this step regular with the previous ones?
+        if self.pending and dt <= self.max_ms:
+            li = self.last_interval
+            if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.jitter_pct:
+                self.pending = 1
+                self.first_step = self.last_step
+            self.pending += 1
+            self.last_interval = dt
+        else:
+            self.pending = 1
+            self.first_step = t_ms
+            self.last_interval = 0
+        self.last_step = t_ms
+        if self.pending >= self.confirm:
+            self.walking = True
+            self.steps = self.pending
+            self.pending = 0
+            self.walk_start = self.first_step - self.last_interval // 2
+            self.last_report = t_ms
+            self.cadence = 60000 // self.last_interval if self.last_interval else 0
+            self.emit((E.EV_WALK_START, t_ms, self.walk_start, 0, 0, 0, 0, 0))
+            self.emit((E.EV_STEPS, t_ms, self.steps, self.cadence, self.walk_start, 0, 0, 0))
+
+    def _end_walk(self, t_ms):
+        end = self.last_step + self.last_interval // 2
+        if end > t_ms:
+            end = t_ms
+        self.emit((E.EV_WALK_END, t_ms, self.walk_start, end, self.steps, self.cadence, 0, 0))
+        self.walking = False
+        self.steps = 0
+        self.pending = 0
+
+    def finish(self, t_ms):
+        if self.walking:
+            self._end_walk(t_ms)
+
+    def stop_at(self, t_ms):
+        """The wearer left the upright posture: close a bout now."""
+        if self.walking:
+            self._end_walk(t_ms)
+        self.pending = 0

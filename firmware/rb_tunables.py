@@ -1,0 +1,84 @@
+"""Tunables of the detection core: built-in defaults and loading thresholds.json.
+
+The documented copy of every value is calibration_data/thresholds.json (the
+board gets it as /thresholds.json); DEFAULTS here must equal it, which a
+test checks.  All values are ints with their unit in the name.
+"""
+
+DEFAULTS = {
+    "FRAME_MS": 40,               # internal frame period: samples are averaged into 40 ms bins
+    "GAP_RESET_MS": 1500,         # a hole in the data longer than this resets the filters
+    "LP_SHIFT": 3,                # gravity low-pass: tau = 2**3 frames ~ 0.32 s
+    "SLOW_SHIFT": 6,              # slow gravity (vertical axis, sway drift removal): ~2.6 s
+    "BASE_SHIFT": 7,              # rep baseline adaptation when idle: ~5 s
+    "POSTURE_ENTER_MILLI": 700,   # cos of the cone (~45 deg) around each posture's gravity axis
+    "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
+    "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
+    "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
+    "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
+    "REP_MIN_MS": 600,
+    "REP_MAX_MS": 9000,
+    "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
+    "BRIDGE_MIN_MILLI": 240,      # supine pitch excursion above ~14 deg: bridge, below: pelvic tilt
+    "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
+    "CATCOW_PAIR_MS": 2500,       # opposite pitch excursions closer than this pair into one cat-cow
+    "LUNGE_DROP_MM": 90,          # lunge: pelvis (leaky-integrated) drop beyond this
+    "LUNGE_BACK_MM": 35,
+    "LUNGE_MIN_MS": 800,
+    "LUNGE_MAX_MS": 7000,
+    "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
+    "SET_GAP_MS": 12000,          # no rep for this long ends a set
+    "HOLD_CONFIRM_MS": 4000,      # steady this long in a hold posture starts a hold (backdated)
+    "HOLD_MIN_MS": 8000,          # shorter steady spells are not reported as holds
+    "HOLD_BREAK_MS": 800,         # unsteady this long ends a hold
+    "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
+    "HOLD_TREMOR_MIN": 6,         # minimum tremor level (see engine) that tells effort from rest
+    "COBRA_MIN_MILLI": 250,       # head-up incline (sin) above which a prone hold is a cobra
+    "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
+    "HOLD_TICK_MS": 1000,
+    "STEP_MIN_MG": 45,            # step peak of the band-passed vertical acceleration
+    "STEP_REL_PCT": 40,           # ... and at least this share of the recent mean peak
+    "STEP_MIN_MS": 280,
+    "STEP_MAX_MS": 1400,
+    "STEP_REGULAR_PCT": 45,       # a bout needs step intervals within +-45% of each other
+    "WALK_CONFIRM_STEPS": 4,
+    "WALK_END_MS": 2000,
+    "STEPS_REPORT_MS": 5000,
+}
+
+
+def load(path=None):
+    """Defaults overridden by the JSON file at `path` (missing file: defaults).
+
+    Unknown keys and non-int values raise ValueError naming the key, so a bad
+    thresholds file is reported instead of silently ignored.
+    """
+    t = dict(DEFAULTS)
+    if path is None:
+        return t
+    try:
+        f = open(path)
+    except OSError:
+        return t
+    try:
+        import json
+        data = json.load(f)
+    finally:
+        f.close()
+    vals = data.get("values", data) if isinstance(data, dict) else None
+    if not isinstance(vals, dict):
+        raise ValueError("thresholds file has no 'values' object")
+    return merge(t, vals)
+
+
+def merge(t, vals):
+    for k in vals:
+        if k not in DEFAULTS:
+            raise ValueError("unknown threshold %r" % k)
+        v = vals[k]
+        if isinstance(v, dict):
+            v = v.get("value")
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError("threshold %r must be an int" % k)
+        t[k] = v
+    return t
