@@ -139,6 +139,7 @@ class Engine:
         self._b16 = [0, 0, 0]        # rep baseline direction (unit x1000), x16
         self._primed = False
         self._tremor16 = 0           # smoothed tremor proxy, x16
+        self._floor16 = 0            # its resting floor, x16
         self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
         self._pos16 = 0              # vertical position (mm) x16, leaky
         self._av16 = 0               # slow vertical accel mean x16
@@ -158,7 +159,7 @@ class Engine:
         wl1 = 0
         if self.has_gyro:
             wl1 = (abs(self._wx) + abs(self._wy) + abs(self._wz)) // n
-        tr = self._tr // n if n > 1 else -1
+        tr = self._tr // (n - 1) if n > 1 else -1
         self._n = 0
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
@@ -232,7 +233,16 @@ class Engine:
         perp_sq = hpx * hpx + hpy * hpy + hpz * hpz
         motion = abs(hx) + abs(hy) + abs(hz)
         if tr >= 0:
+            if self._tremor16 == 0:
+                self._tremor16 = tr << 4
             self._tremor16 += ((tr << 4) - self._tremor16) >> 4
+            # the sensor's own noise floor: follows dips within ~2.5 s, rises over ~160 s
+            if self._floor16 == 0:
+                self._floor16 = self._tremor16
+            elif self._tremor16 < self._floor16:
+                self._floor16 += (self._tremor16 - self._floor16) >> 6
+            else:
+                self._floor16 += (self._tremor16 - self._floor16) >> 12
         # steps: any mount, but with known axes only while upright
         if self.axes_known and self.posture != E.P_UPRIGHT and self.posture != E.P_UNKNOWN:
             if self.steps.walking or self.steps.pending:
@@ -582,6 +592,8 @@ class Engine:
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
             return
         steady = motion < tn["HOLD_MOTION_MG"] and not self._ex_active and self._set_kind == E.K_NONE
+        if steady and self._hold_on and self._effort() is False:
+            steady = False      # the tremor of effort has gone: the hold is over
         if not steady:
             if self._unsteady_since < 0:
                 self._unsteady_since = t
@@ -618,9 +630,14 @@ class Engine:
             self.emit((E.EV_HOLD_TICK, t, self._hold_kind, t - self._hold_start, sw,
                        self._stability(sw), asin_ddeg(ux) - asin_ddeg(self._hold_pitch0), 0))
 
+    def _effort(self):
+        # effort shows as muscle tremor well above the resting floor
+        if self.hint_kind in E.HOLD_KINDS:
+            return True
+        return self._tremor16 * 100 >= self._floor16 * self.tun["HOLD_TREMOR_PCT"]
+
     def _hold_class(self, p, ux):
-        tremor = self._tremor16 >> 4
-        if tremor < self.tun["HOLD_TREMOR_MIN"]:
+        if not self._effort():
             return E.K_NONE
         if p == E.P_SIDE_L or p == E.P_SIDE_R:
             return E.K_SIDE_PLANK

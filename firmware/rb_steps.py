@@ -22,6 +22,9 @@ class StepCounter:
         self.report_ms = tun["STEPS_REPORT_MS"]
         self.hp16 = 0        # slow mean of vertical accel, x16
         self.sm = 0          # smoothed band-passed value (mg)
+        self.sm1 = 0
+        self.rel_walk_pct = tun["STEP_REL_WALK_PCT"]
+        self.refract_pct = tun["STEP_REFRACT_PCT"]
         self.prev = 0
         self.prev2 = 0
         self.rising = False
@@ -41,12 +44,14 @@ class StepCounter:
         # band-pass: remove the slow mean (tau ~0.6 s at 25 Hz), then smooth lightly
         self.hp16 += ((av_mg << 4) - self.hp16) >> 4
         x = av_mg - (self.hp16 >> 4)
-        sm = (self.sm + x) >> 1
+        # two light low-pass stages (~3 Hz) merge the heel-strike double peak into one
+        self.sm1 += (x - self.sm1) >> 1
+        sm = self.sm + ((self.sm1 - self.sm) >> 1)
         p = self.prev
-        # a local maximum one frame late
-        if p > self.sm and p >= sm and self.enabled:
+        # a local maximum, seen one frame late
+        if p > self.prev2 and p >= sm and self.enabled:
             self._peak(t_ms, p)
-        self.prev2 = self.sm
+        self.prev2 = p
         self.prev = sm
         self.sm = sm
         if self.walking and t_ms - self.last_step > self._end_gap():
@@ -59,14 +64,22 @@ class StepCounter:
         return g if g > self.end_ms else self.end_ms
 
     def _peak(self, t_ms, h):
-        thr = self.peak_avg * self.rel_pct // 100
-        if thr < self.min_mg:
-            thr = self.min_mg
+        if self.walking:
+            # inside a bout smaller steps (turns, slowing down) still count
+            thr = self.peak_avg * self.rel_walk_pct // 100
+            lo = self.min_mg // 2
+        else:
+            thr = self.peak_avg * self.rel_pct // 100
+            lo = self.min_mg
+        if thr < lo:
+            thr = lo
         if h < thr:
             return
         dt = t_ms - self.last_step
         if dt < self.min_ms:
             return
+        if self.walking and dt * 100 < self.last_interval * self.refract_pct:
+            return      # the second bump of one step (heel strike, then toe-off)
         self.peak_avg += (h - self.peak_avg) >> 3
         if self.walking:
             self.last_step = t_ms

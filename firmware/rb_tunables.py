@@ -32,13 +32,15 @@ DEFAULTS = {
     "HOLD_MIN_MS": 8000,          # shorter steady spells are not reported as holds
     "HOLD_BREAK_MS": 800,         # unsteady this long ends a hold
     "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
-    "HOLD_TREMOR_MIN": 6,         # minimum tremor level (see engine) that tells effort from rest
+    "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest
     "COBRA_MIN_MILLI": 250,       # head-up incline (sin) above which a prone hold is a cobra
     "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
     "HOLD_TICK_MS": 1000,
-    "STEP_MIN_MG": 45,            # step peak of the band-passed vertical acceleration
+    "STEP_MIN_MG": 30,            # step peak of the band-passed vertical acceleration
     "STEP_REL_PCT": 40,           # ... and at least this share of the recent mean peak
-    "STEP_MIN_MS": 280,
+    "STEP_REL_WALK_PCT": 20,      # ... inside a confirmed bout
+    "STEP_REFRACT_PCT": 0,        # in a bout, a peak sooner than 60% of the last interval is the same step
+    "STEP_MIN_MS": 350,
     "STEP_MAX_MS": 1400,
     "STEP_REGULAR_PCT": 45,       # a bout needs step intervals within +-45% of each other
     "WALK_CONFIRM_STEPS": 4,

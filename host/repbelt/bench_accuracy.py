@@ -1,0 +1,208 @@
+"""Accuracy benchmark: the core over every labelled trace, scored against its labels.
+
+Sources: ../shared/datasets/* (each folder a source) and
+calibration_data/generated (our generator).  Matching: a detected segment
+belongs to the label segment it overlaps most; a label segment with no
+match counts 0 reps.  Printed per source and per kind:
+
+- sets exact / within +-1 / MAE of reps, recognition (label segment matched
+  by a detected segment of the same kind, by overlap)
+- false reps per hour outside labelled segments
+- median rep-event latency after the labelled rep end
+- holds found, mean |duration error|, Spearman rho of sway_mg
+- step error % (sum |detected - labelled| / sum labelled)
+"""
+import json
+import time
+from pathlib import Path
+
+from . import paths
+
+import rb_analysis  # noqa: E402  (firmware core, via paths)
+import rb_events as E  # noqa: E402
+
+REP_KINDS = set(E.KIND_NAMES[k] for k in E.REP_KINDS)
+HOLD_KINDS = set(E.KIND_NAMES[k] for k in E.HOLD_KINDS)
+
+
+def labelled_traces(dirs):
+    for d in dirs:
+        for csv in sorted(Path(d).glob("*.csv")):
+            lab = csv.with_suffix(".labels.json")
+            if lab.exists():
+                yield Path(d).name, csv, json.loads(lab.read_text())
+
+
+def default_sources():
+    out = []
+    ds = paths.SHARED / "datasets"
+    if ds.exists():
+        out += sorted(p for p in ds.iterdir() if p.is_dir())
+    gen = paths.CALIBRATION / "generated"
+    if gen.exists():
+        out.append(gen)
+    return out
+
+
+def _overlap(a, b):
+    return max(0.0, min(a["end"], b["end"]) - max(a["start"], b["start"]))
+
+
+def score_trace(labels, detected, duration_s):
+    """Per-trace raw scores (lists/counters), merged later."""
+    res = {"sets": [], "recog": [], "lat": [], "holds": [], "sway": [], "steps": [],
+           "false_reps": 0, "rest_s": 0.0, "kinds": {}}
+    segs = labels["segments"]
+    used = set()
+    for ls in segs:
+        best, bo = None, 0.0
+        for i, ds in enumerate(detected):
+            o = _overlap(ls, ds)
+            if o > bo:
+                best, bo = i, o
+        k = ls["kind"]
+        # detected segments of the same kind inside the label segment all count (a split set)
+        same = [d for d in detected if d["kind"] == k and _overlap(ls, d) > 0]
+        if k in REP_KINDS:
+            got = sum(d.get("reps", 0) for d in same)
+            res["sets"].append((k, ls["reps"], got))
+            ends = sorted(t for d in same for t in d.get("rep_ends", []))
+            for te in ls.get("rep_ends", []):
+                # latency: first detection at or after (te - 1.5 s) nearest
+                cands = [t - te for t in ends if -1.5 <= t - te <= 3.0]
+                if cands:
+                    res["lat"].append(min(cands, key=abs))
+        elif k in HOLD_KINDS:
+            if same:
+                d = max(same, key=lambda d: d.get("hold_s", 0))
+                res["holds"].append((k, ls["hold_s"], d["hold_s"]))
+                if "sway_mg" in ls and "sway_mg" in d:
+                    res["sway"].append((ls["sway_mg"], d["sway_mg"]))
+            else:
+                res["holds"].append((k, ls["hold_s"], None))
+        elif k == "walk":
+            got = sum(d.get("steps", 0) for d in same)
+            res["steps"].append((ls["steps"], got))
+        res["recog"].append((k, best is not None and detected[best]["kind"] == k))
+        for d in same:
+            used.add(id(d))
+    # false reps: detected rep events outside every labelled segment (with 1 s slack)
+    for d in detected:
+        for t in d.get("rep_ends", []):
+            if not any(ls["start"] - 1.0 <= t <= ls["end"] + 3.0 for ls in segs):
+                res["false_reps"] += 1
+    labelled = sum(ls["end"] - ls["start"] for ls in segs)
+    res["rest_s"] = max(0.0, duration_s - labelled)
+    return res
+
+
+def spearman(pairs):
+    if len(pairs) < 3:
+        return float("nan")
+    import numpy as np
+    a = np.array(pairs, dtype=float)
+
+    def rank(x):
+        order = x.argsort()
+        r = np.empty(len(x))
+        r[order] = np.arange(len(x))
+        return r
+    ra, rb = rank(a[:, 0]), rank(a[:, 1])
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def summarize(rows):
+    import numpy as np
+    sets = [s for r in rows for s in r["sets"]]
+    out = {}
+    out["sets"] = len(sets)
+    out["exact_pct"] = 100.0 * sum(1 for _, a, b in sets if a == b) / len(sets) if sets else float("nan")
+    out["pm1_pct"] = 100.0 * sum(1 for _, a, b in sets if abs(a - b) <= 1) / len(sets) if sets else float("nan")
+    out["mae"] = float(np.mean([abs(a - b) for _, a, b in sets])) if sets else float("nan")
+    rec = [ok for r in rows for _, ok in r["recog"]]
+    out["recog_pct"] = 100.0 * sum(rec) / len(rec) if rec else float("nan")
+    rest_h = sum(r["rest_s"] for r in rows) / 3600.0
+    fr = sum(r["false_reps"] for r in rows)
+    out["false_per_h"] = fr / rest_h if rest_h > 0 else float("nan")
+    lat = [x for r in rows for x in r["lat"]]
+    out["latency_s"] = float(np.median(lat)) if lat else float("nan")
+    holds = [h for r in rows for h in r["holds"]]
+    found = [h for h in holds if h[2] is not None]
+    out["holds"] = "%d/%d" % (len(found), len(holds)) if holds else "-"
+    out["hold_err_s"] = float(np.mean([abs(a - b) for _, a, b in found])) if found else float("nan")
+    out["hold_max_err_s"] = float(max([abs(a - b) for _, a, b in found])) if found else float("nan")
+    out["sway_rho"] = spearman([p for r in rows for p in r["sway"]])
+    st = [p for r in rows for p in r["steps"]]
+    lab = sum(a for a, _ in st)
+    out["step_err_pct"] = 100.0 * sum(abs(a - b) for a, b in st) / lab if lab else float("nan")
+    return out
+
+
+def per_kind(rows):
+    kinds = {}
+    for r in rows:
+        for k, a, b in r["sets"]:
+            kinds.setdefault(k, []).append(abs(a - b))
+        for k, ok in r["recog"]:
+            kinds.setdefault(k, [])
+    out = {}
+    for r in rows:
+        for k, ok in r["recog"]:
+            d = out.setdefault(k, {"n": 0, "ok": 0, "exact": 0, "sets": 0, "abs": 0})
+            d["n"] += 1
+            d["ok"] += ok
+        for k, a, b in r["sets"]:
+            d = out[k]
+            d["sets"] += 1
+            d["exact"] += a == b
+            d["abs"] += abs(a - b)
+    return out
+
+
+def run(sources=None, tun=None, verbose=False):
+    sources = sources or default_sources()
+    by_source = {}
+    t0 = time.time()
+    for src, csv, labels in labelled_traces(sources):
+        with open(csv) as f:
+            an, reader, eng = rb_analysis.analyze_lines(f, tun)
+        detected = json.loads(an.json())["segments"]
+        dur = (reader._last_t or 0) / 1000.0
+        r = score_trace(labels, detected, dur)
+        r["name"] = csv.name
+        by_source.setdefault(src, []).append(r)
+        if verbose:
+            print(csv.name, [(k, a, b) for k, a, b in r["sets"]], r["holds"], r["steps"], "false", r["false_reps"])
+    return by_source, time.time() - t0
+
+
+def fmt_table(by_source):
+    cols = ["sets", "exact_pct", "pm1_pct", "mae", "recog_pct", "false_per_h", "latency_s",
+            "holds", "hold_err_s", "hold_max_err_s", "sway_rho", "step_err_pct"]
+    lines = ["| source | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
+    allrows = []
+    for src, rows in by_source.items():
+        allrows += rows
+        s = summarize(rows)
+        lines.append("| %s | " % src + " | ".join(_f(s[c]) for c in cols) + " |")
+    s = summarize(allrows)
+    lines.append("| **all** | " + " | ".join(_f(s[c]) for c in cols) + " |")
+    lines.append("")
+    lines.append("| kind | segments | recognised % | sets exact % | MAE |")
+    lines.append("|---|---|---|---|---|")
+    for k, d in sorted(per_kind(allrows).items()):
+        lines.append("| %s | %d | %.0f | %s | %s |" % (
+            k, d["n"], 100.0 * d["ok"] / d["n"],
+            ("%.0f" % (100.0 * d["exact"] / d["sets"])) if d["sets"] else "-",
+            ("%.2f" % (d["abs"] / d["sets"])) if d["sets"] else "-"))
+    return "\n".join(lines)
+
+
+def _f(v):
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int):
+        return str(v)
+    if v != v:
+        return "-"
+    return "%.2f" % v
