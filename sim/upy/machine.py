@@ -964,8 +964,9 @@ def reset():
 
 
 def soft_reset():
+    """Soft reset: a plain SystemExit, which the board runner (sim/serial_boot.py) restarts softly."""
     SIM.resets += 1
-    sys.exit(RESET_EXIT_CODE)
+    raise SystemExit()
 
 
 def reset_cause():
