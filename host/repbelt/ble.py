@@ -1,0 +1,651 @@
+"""Talking to a repbelt board over BLE: scan, connect, pair, subscribe, commands, reconnect with replay.
+
+A small public client over interchangeable backends (the way bleak itself is
+built): `BleakBackend` is the real radio (BlueZ, CoreBluetooth, WinRT via
+bleak); `DirectBackend` drives `sim.air.DirectRadio` in process, for fast
+tests of this logic (the bleak path is covered end to end over mock BlueZ).
+
+    client = BoardClient(on_events=cb)            # cb([(seq, ev), ...]) gets every new event once
+    boards = await client.scan(5.0)               # [Board(name, address, rssi)]
+    await client.connect("repbelt-1a2b")          # name, address, or None = the only board in range
+    sid = await client.start_session()
+    ...
+    await client.close()
+
+Link loss: the client reconnects by itself (backoff BACKOFF_S), subscribes
+again and asks the board to replay from the last sequence number it
+delivered, so the callback sees every seq exactly once. A gap in the live
+stream (a lost notification) triggers the same replay. `client.watermark`
+is that last contiguous seq; set it (from the store) before connecting to
+resume.
+
+Every failure a user can cause or fix surfaces as `repbelt.errors.UserError`
+with one line saying what to do (`user_error(exc)` translates bleak/D-Bus
+errors).
+"""
+import asyncio
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from . import paths  # noqa: F401  (puts firmware/ on sys.path)
+from .errors import UserError
+
+import rb_protocol as P
+
+log = logging.getLogger("repbelt.ble")
+
+ADAPTER_ENV = "REPBELT_ADAPTER"
+SCAN_TIMEOUT_S = 5.0
+CONNECT_TIMEOUT_S = 20.0
+COMMAND_TIMEOUT_S = 5.0
+BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0)
+RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording ends with an error
+REPLAY_SETTLE_S = 1.5           # a gap still open this long after its replay ended is given up
+GAP_GRACE_S = 0.05              # out-of-order arrival window before a gap counts as loss
+
+DIS_FIRMWARE_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
+
+
+@dataclass
+class Board:
+    """A board seen in a scan."""
+    name: str
+    address: str
+    rssi: int = None
+    handle: object = field(default=None, repr=False, compare=False)   # backend's device object
+
+
+# ---------------------------------------------------------------- errors
+
+def user_error(exc):
+    """The one-line UserError for a bleak / D-Bus / OS error, or None if it is not one people can fix."""
+    if isinstance(exc, UserError):
+        return exc
+    name = type(exc).__name__
+    text = str(exc)
+    low = text.lower()
+    plat = sys.platform
+    if name == "BleakBluetoothNotAvailableError":
+        reason = getattr(getattr(exc, "reason", None), "name", "")
+        if reason == "POWERED_OFF":
+            return UserError("Bluetooth is switched off: turn it on (Linux: `bluetoothctl power on`; "
+                             "macOS/Windows: the Bluetooth switch in the system settings), then retry")
+        if reason.startswith("DENIED"):
+            return UserError(_permission_hint())
+        if reason == "NO_BLE_CENTRAL_ROLE":
+            return UserError("this Bluetooth adapter cannot act as a BLE central: use a Bluetooth 4.0+ "
+                             "adapter (set $%s to pick one)" % ADAPTER_ENV)
+        return UserError("no Bluetooth adapter found: plug one in or enable it (Linux: `bluetoothctl list` "
+                         "shows adapters, `rfkill unblock bluetooth` if it is blocked)")
+    if name == "BleakDBusError" or "org.freedesktop.dbus.error" in low or "org.bluez.error" in low:
+        dbus_name = getattr(exc, "dbus_error", "") or text
+        if "ServiceUnknown" in dbus_name or "NameHasNoOwner" in dbus_name or "org.bluez was not provided" in low:
+            return UserError("the Bluetooth service (BlueZ) is not running: start it with "
+                             "`sudo systemctl start bluetooth` (install the `bluez` package if missing)")
+        if "AccessDenied" in dbus_name or "NotAuthorized" in dbus_name or "NotPermitted" in dbus_name:
+            return UserError(_permission_hint())
+        if "NotReady" in dbus_name:
+            return UserError("Bluetooth is switched off: turn it on (`bluetoothctl power on`), then retry")
+        if "UnknownObject" in dbus_name and "hci" in low:
+            return UserError("Bluetooth adapter not found (%s): `bluetoothctl list` shows the adapters; "
+                             "set $%s to one of them" % (os.environ.get(ADAPTER_ENV) or "default", ADAPTER_ENV))
+        return None
+    if isinstance(exc, PermissionError):
+        return UserError(_permission_hint())
+    if isinstance(exc, (FileNotFoundError, ConnectionRefusedError)) and plat.startswith("linux"):
+        return UserError("cannot reach the D-Bus system bus (%s): Bluetooth on Linux needs BlueZ and a running "
+                         "dbus (`systemctl status dbus bluetooth`)" % text)
+    if name == "BleakError" and "adapter" in low and ("not found" in low or "no " in low):
+        return UserError("Bluetooth adapter not found (%s): `bluetoothctl list` shows the adapters; set $%s "
+                         "to one of them" % (text, ADAPTER_ENV))
+    return None
+
+
+def _permission_hint():
+    if sys.platform == "darwin":
+        return ("Bluetooth permission denied: allow your terminal app in System Settings > Privacy & "
+                "Security > Bluetooth, then restart the terminal")
+    if sys.platform.startswith("win"):
+        return ("Bluetooth permission denied: allow apps to use Bluetooth in Settings > Privacy & "
+                "security > Radios, then retry")
+    return ("Bluetooth permission denied by the system: add yourself to the `bluetooth` group "
+            "(`sudo usermod -aG bluetooth $USER`, then log in again) or allow org.bluez in polkit")
+
+
+class BoardError(UserError):
+    """The board refused or failed a command."""
+
+
+# ---------------------------------------------------------------- backends
+
+class BleakBackend:
+    """The real radio through bleak; adapter from the argument, $REPBELT_ADAPTER, or bleak's default."""
+
+    def __init__(self, adapter=None):
+        self.adapter = adapter if adapter is not None else (os.environ.get(ADAPTER_ENV) or None)
+        self.client = None
+
+    def _bluez(self):
+        return {"adapter": self.adapter} if self.adapter else {}
+
+    async def scan(self, timeout_s):
+        from bleak import BleakScanner
+        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, bluez=self._bluez())
+        out = []
+        for dev, adv in found.values():
+            name = adv.local_name or dev.name or ""
+            if not (name.startswith(P.NAME_PREFIX) or P.SERVICE_UUID in (adv.service_uuids or [])):
+                continue
+            rssi = adv.rssi if adv.rssi not in (None, 0, -127) else None
+            out.append(Board(name, dev.address, rssi, dev))
+        return out
+
+    async def connect(self, board, on_disconnect, timeout_s):
+        from bleak import BleakClient
+        target = board.handle if board.handle is not None else board.address
+        self.client = BleakClient(target, disconnected_callback=lambda _c: on_disconnect(),
+                                  timeout=timeout_s, bluez=self._bluez())
+        await self.client.connect()
+
+    async def pair(self):
+        try:
+            await self.client.pair()
+        except NotImplementedError:
+            pass    # CoreBluetooth pairs by itself when an encrypted characteristic is used
+
+    async def mtu(self):
+        be = getattr(self.client, "_backend", None)
+        if be is not None and hasattr(be, "_acquire_mtu") and getattr(be, "_mtu_size", None) is None:
+            try:
+                await be._acquire_mtu()      # BlueZ reports the real MTU only through AcquireWrite/Notify
+            except Exception as e:           # an older BlueZ without AcquireWrite: stay at the minimum
+                log.debug("MTU query failed: %r", e)
+        try:
+            return self.client.mtu_size
+        except Exception:
+            return P.DEFAULT_MTU
+
+    def has_char(self, uuid):
+        return self.client.services.get_characteristic(uuid) is not None
+
+    async def start_notify(self, uuid, cb):
+        await self.client.start_notify(uuid, lambda _c, data: cb(bytes(data)))
+
+    async def write(self, uuid, data):
+        await self.client.write_gatt_char(uuid, bytes(data), response=True)
+
+    async def read(self, uuid):
+        return bytes(await self.client.read_gatt_char(uuid))
+
+    async def disconnect(self):
+        if self.client is not None:
+            try:
+                await self.client.disconnect()
+            finally:
+                self.client = None
+
+
+class DirectBackend:
+    """In-process radio (`sim.air.DirectRadio`): same logic, no D-Bus. For tests."""
+
+    def __init__(self, radio):
+        self.radio = radio
+        self._cbs = {}
+
+    async def scan(self, timeout_s):
+        try:
+            name = await self.radio.wait_advertising(timeout_s)
+        except asyncio.TimeoutError:
+            return []
+        return [Board(name, "DIRECT", None, None)]
+
+    async def connect(self, board, on_disconnect, timeout_s):
+        await self.radio.wait_advertising(timeout_s)
+        self.radio.on_disconnect = on_disconnect
+        await self.radio.connect()
+        self._pump = asyncio.ensure_future(self._pump_loop())
+
+    async def _pump_loop(self):
+        q = self.radio.notifications
+        while True:
+            uuid, data = await q.get()
+            cb = self._cbs.get(uuid)
+            if cb is not None:
+                cb(data)
+
+    async def pair(self):
+        await self.radio.pair()
+
+    async def mtu(self):
+        return self.radio.mtu
+
+    def has_char(self, uuid):
+        from sim.air import norm_uuid
+        return norm_uuid(uuid) in self.radio.by_uuid
+
+    async def start_notify(self, uuid, cb):
+        from sim.air import norm_uuid
+        self._cbs[norm_uuid(uuid)] = cb
+        self.radio.subscribe(uuid)
+
+    async def write(self, uuid, data):
+        await self.radio.write(uuid, data)
+
+    async def read(self, uuid):
+        return await self.radio.read(uuid)
+
+    async def disconnect(self):
+        self.radio.on_disconnect = None
+        p = getattr(self, "_pump", None)
+        if p is not None:
+            p.cancel()
+        await self.radio.disconnect()
+
+
+# ---------------------------------------------------------------- the client
+
+class BoardClient:
+    """One board: link management, commands, and an exactly-once event stream."""
+
+    def __init__(self, backend=None, adapter=None, on_events=None, on_link=None, on_status=None,
+                 auto_reconnect=True):
+        self.backend = backend if backend is not None else BleakBackend(adapter)
+        self.on_events = on_events        # ([(seq, ev)]) -> None, each seq once
+        self.on_link = on_link            # (state str) -> None: connecting/connected/reconnecting/closed
+        self.on_status = on_status        # (status dict) -> None
+        self.auto_reconnect = auto_reconnect
+        self.board = None
+        self.mtu = P.DEFAULT_MTU
+        self.status = None
+        self.firmware = None
+        self.link = "idle"
+        self.watermark = None             # last seq delivered with nothing missing before it
+        self._above = set()               # seqs delivered above the watermark (out of order)
+        self._decoder = P.EventDecoder()
+        self._token = 0
+        self._pending = {}                # token -> future
+        self._session_infos = None
+        self._closing = False
+        self._connected = asyncio.Event()
+        self._reconnect_task = None
+        self._gap_task = None
+        self._gap_since = None
+        self._replay_until = 0.0
+        self._disconnected_at = None
+        self.failure = None               # UserError that ended the link for good
+        self.stats = {"events": 0, "duplicates": 0, "gaps": 0, "replays": 0, "reconnects": 0,
+                      "bad_packets": 0, "given_up": 0, "drops": 0}
+
+    # ---- scan and connect
+
+    async def scan(self, timeout_s=SCAN_TIMEOUT_S):
+        try:
+            boards = await self.backend.scan(timeout_s)
+        except Exception as e:
+            raise (user_error(e) or e) from None
+        seen = {}
+        for b in boards:
+            seen[b.address] = b
+        return sorted(seen.values(), key=lambda b: (-(b.rssi if b.rssi is not None else -999), b.name))
+
+    async def connect(self, target=None, scan_timeout_s=SCAN_TIMEOUT_S, pair=True):
+        """Find and connect the board `target` (name, address, or None for the only one in range)."""
+        self._closing = False
+        self._set_link("connecting")
+        board = await self._find(target, scan_timeout_s)
+        self.board = board
+        await self._open_link(pair=pair)
+        return board
+
+    async def _find(self, target, scan_timeout_s):
+        boards = await self.scan(scan_timeout_s)
+        if target:
+            t = target.lower()
+            match = [b for b in boards if b.name.lower() == t or b.address.lower() == t]
+            if not match:
+                raise UserError("board %s not found in %.0f s of scanning: switch it on, bring it closer, "
+                                "and check `repbelt scan`%s" % (target, scan_timeout_s,
+                                                                 _seen_text(boards)))
+            return match[0]
+        if not boards:
+            raise UserError("no repbelt board found in %.0f s of scanning: switch the board on (it advertises "
+                            "as repbelt-XXXX), bring it closer, and retry; `repbelt scan` lists boards"
+                            % scan_timeout_s)
+        if len(boards) > 1:
+            raise UserError("%d boards in range (%s): pick one with --board NAME"
+                            % (len(boards), ", ".join(b.name for b in boards)))
+        return boards[0]
+
+    async def _open_link(self, pair=True):
+        try:
+            await asyncio.wait_for(self.backend.connect(self.board, self._on_disconnect, CONNECT_TIMEOUT_S),
+                                   CONNECT_TIMEOUT_S + 5)
+            self._decoder.reset()
+            if not self.backend.has_char(P.EVENT_UUID) or not self.backend.has_char(P.CONTROL_UUID):
+                raise UserError("%s has no repbelt service (an old or foreign firmware?): flash the "
+                                "current firmware with `repbelt deploy`" % self.board.name)
+            if pair:
+                await self.backend.pair()
+            self.mtu = await self.backend.mtu()
+            await self.backend.start_notify(P.CONTROL_UUID, self._on_control)
+            await self.backend.start_notify(P.EVENT_UUID, self._on_event_packet)
+            if self.backend.has_char(P.STATUS_UUID):
+                await self.backend.start_notify(P.STATUS_UUID, self._on_status_packet)
+            if self.firmware is None and self.backend.has_char(DIS_FIRMWARE_UUID):
+                try:
+                    self.firmware = (await self.backend.read(DIS_FIRMWARE_UUID)).decode(errors="replace")
+                except Exception:
+                    self.firmware = None
+            raw = await self.backend.read(P.STATUS_UUID) if self.backend.has_char(P.STATUS_UUID) else b""
+            if raw:
+                self._set_status(_decode_status(raw, self.board, self.firmware))
+            else:
+                await self.get_status()
+        except asyncio.TimeoutError:
+            await self._safe_disconnect()
+            raise UserError("connecting to %s timed out: bring the board closer (or switch it off and on) "
+                            "and retry" % self.board.name) from None
+        except UserError:
+            await self._safe_disconnect()
+            raise
+        except Exception as e:
+            await self._safe_disconnect()
+            ue = user_error(e)
+            if ue is not None:
+                raise ue from None
+            raise UserError("cannot connect to %s (%s): retry; if it persists, switch the board off and "
+                            "on" % (self.board.name, e)) from None
+        self._connected.set()
+        self._set_link("connected")
+
+    async def _safe_disconnect(self):
+        try:
+            await self.backend.disconnect()
+        except Exception:
+            pass
+
+    # ---- commands
+
+    async def command(self, op, *args, timeout_s=COMMAND_TIMEOUT_S):
+        """Send one Control command and return its result bytes; BoardError if the board refuses."""
+        self._token = (self._token + 1) & 0xFF
+        tok = self._token
+        fut = asyncio.get_running_loop().create_future()
+        self._pending[tok] = (op, fut)
+        try:
+            await self.backend.write(P.CONTROL_UUID, P.encode_command(op, tok, *args))
+            err, result = await asyncio.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            raise UserError("the board did not answer %s within %.0f s: the link is weak or the firmware "
+                            "hung; retry (switch the board off and on if it persists)"
+                            % (P.OP_NAMES.get(op, op), timeout_s)) from None
+        except (UserError, asyncio.CancelledError):
+            raise
+        except Exception as e:
+            ue = user_error(e)
+            if ue is not None:
+                raise ue from None
+            raise UserError("sending %s to the board failed (%s): retry" % (P.OP_NAMES.get(op, op), e)) from None
+        finally:
+            self._pending.pop(tok, None)
+        if err != P.ERR_OK:
+            name = P.ERR_NAMES[err] if err < len(P.ERR_NAMES) else str(err)
+            hint = {P.ERR_NOT_AUTHORIZED: ": the link is not paired; remove the board from the system's "
+                                          "Bluetooth devices and run again to pair anew",
+                    P.ERR_BUSY: ": the board is busy with a replay; wait a moment and retry",
+                    P.ERR_STORAGE: ": the board's flash is full or failing; `repbelt sync --delete` frees it"}
+            e = BoardError("board refused %s: %s%s" % (P.OP_NAMES.get(op, op), name, hint.get(err, "")))
+            e.err = err
+            raise e
+        return result
+
+    async def get_status(self):
+        st = _decode_status(await self.command(P.OP_GET_STATUS), self.board, self.firmware)
+        self._set_status(st)
+        return st
+
+    async def set_time(self, unix_s=None):
+        await self.command(P.OP_SET_TIME, int(time.time() if unix_s is None else unix_s))
+
+    async def start_session(self):
+        """Start a session on the board; returns the board's session id."""
+        return P.decode_u32(await self.command(P.OP_START_SESSION))
+
+    async def stop_session(self):
+        return P.decode_u32(await self.command(P.OP_STOP_SESSION))
+
+    async def hint(self, kind_code):
+        await self.command(P.OP_HINT, kind_code)
+
+    async def replay(self, from_seq):
+        self.stats["replays"] += 1
+        self._replay_until = time.monotonic() + REPLAY_SETTLE_S
+        await self.command(P.OP_REPLAY, from_seq & 0xFFFFFFFF)
+
+    async def list_sessions(self):
+        """[(session, first_seq, last_seq, n_records, wall_s)] the board keeps."""
+        self._session_infos = []
+        res = await self.command(P.OP_LIST_SESSIONS)
+        count = int.from_bytes(res[:2], "little") if len(res) >= 2 else 0
+        deadline = time.monotonic() + COMMAND_TIMEOUT_S
+        while len(self._session_infos) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        infos, self._session_infos = self._session_infos, None
+        if len(infos) < count:
+            raise UserError("the board listed %d sessions but sent %d: retry `repbelt sync`" % (count, len(infos)))
+        return infos
+
+    async def replay_session(self, session, from_seq):
+        self.stats["replays"] += 1
+        self._replay_until = time.monotonic() + REPLAY_SETTLE_S
+        await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF)
+
+    async def delete_session(self, session):
+        await self.command(P.OP_DELETE_SESSION, session)
+
+    # ---- notifications
+
+    def _on_control(self, data):
+        try:
+            op, tok, err, result = P.decode_response(data)
+        except P.ProtocolError:
+            self.stats["bad_packets"] += 1
+            return
+        if op == P.OP_SESSION_INFO:
+            if self._session_infos is not None:
+                try:
+                    self._session_infos.append(P.decode_session_info(result))
+                except P.ProtocolError:
+                    self.stats["bad_packets"] += 1
+            return
+        ent = self._pending.get(tok)
+        if ent is not None and ent[0] == op and not ent[1].done():
+            ent[1].set_result((err, result))
+
+    def _on_status_packet(self, data):
+        try:
+            self._set_status(_decode_status(data, self.board, self.firmware))
+        except UserError as e:
+            # a board that changed protocol under us (re-flashed mid-session): end the link cleanly
+            self.failure = e
+        except P.ProtocolError:
+            self.stats["bad_packets"] += 1
+
+    def _set_status(self, st):
+        self.status = st
+        if self.on_status is not None:
+            self.on_status(st)
+
+    def _on_event_packet(self, data):
+        try:
+            recs = self._decoder.feed(data)
+        except P.ProtocolError as e:
+            # broken fragment chain or garbage: what it held is fetched again by a replay
+            log.debug("bad event packet: %s", e)
+            self.stats["bad_packets"] += 1
+            self._note_gap()
+            return
+        if recs:
+            self.accept(recs)
+
+    def accept(self, recs):
+        """Deliver records not seen before, track the contiguous watermark, react to gaps."""
+        new = []
+        for seq, ev in recs:
+            wm = self.watermark
+            if wm is None:
+                self.watermark = wm = seq - 1
+            if seq <= wm or seq in self._above:
+                self.stats["duplicates"] += 1
+                continue
+            new.append((seq, ev))
+            if seq == wm + 1:
+                wm = seq
+                while wm + 1 in self._above:
+                    wm += 1
+                    self._above.discard(wm)
+                self.watermark = wm
+            else:
+                self._above.add(seq)
+        if new:
+            self.stats["events"] += len(new)
+            if self.on_events is not None:
+                self.on_events(new)
+        if self._above:
+            self._note_gap()
+        else:
+            self._gap_since = None
+
+    def _note_gap(self):
+        if self._gap_since is None:
+            self._gap_since = time.monotonic()
+            self.stats["gaps"] += 1
+        if self._gap_task is None or self._gap_task.done():
+            self._gap_task = asyncio.ensure_future(self._fill_gap())
+
+    async def _fill_gap(self):
+        """Ask for a replay from the watermark; give up on seqs the board no longer has."""
+        await asyncio.sleep(GAP_GRACE_S)
+        asked_at = None
+        while (self._above or self._gap_since is not None) and not self._closing:
+            if not self._connected.is_set():
+                await self._connected.wait()
+                continue      # the reconnect itself replays
+            if asked_at is None:
+                try:
+                    await self.replay(self.watermark + 1 if self.watermark is not None else 0)
+                except UserError as e:
+                    log.debug("gap replay failed: %s", e)
+                    await asyncio.sleep(0.2)
+                    continue
+                asked_at = time.monotonic()
+            if not self._above:
+                self._gap_since = None
+                return
+            if time.monotonic() > max(asked_at, self._replay_until) + REPLAY_SETTLE_S:
+                # The replay ended and the seqs below the lowest one we hold never came:
+                # the board does not have them (lost before they reached its log).
+                lo = min(self._above)
+                missing = lo - self.watermark - 1
+                log.warning("seq %d..%d not on the board; continuing without them", self.watermark + 1, lo - 1)
+                self.stats["given_up"] += missing
+                self.watermark = lo - 1
+                self.accept([])
+                asked_at = None
+            await asyncio.sleep(0.05)
+        self._gap_since = None
+
+    # ---- link loss
+
+    def _on_disconnect(self):
+        self._connected.clear()
+        for _op, fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("link lost"))
+        if self._closing:
+            self._set_link("closed")
+            return
+        self.stats["drops"] += 1
+        self._disconnected_at = time.monotonic()
+        self._set_link("reconnecting")
+        if self.auto_reconnect and (self._reconnect_task is None or self._reconnect_task.done()):
+            self._reconnect_task = asyncio.ensure_future(self._reconnect())
+
+    async def _reconnect(self):
+        i = 0
+        started = time.monotonic()
+        while not self._closing:
+            await asyncio.sleep(BACKOFF_S[min(i, len(BACKOFF_S) - 1)])
+            i += 1
+            if self._closing:
+                return
+            try:
+                await self.backend.disconnect()
+            except Exception:
+                pass
+            try:
+                await self._open_link(pair=True)
+            except UserError as e:
+                log.info("reconnect attempt %d failed: %s", i, e)
+                if time.monotonic() - started > RECONNECT_GIVE_UP_S:
+                    self.failure = UserError("lost the board %s and could not reconnect for %.0f s: "
+                                             "what was received is stored; run `repbelt sync` later "
+                                             "for the rest" % (self.board.name, RECONNECT_GIVE_UP_S))
+                    self._set_link("closed")
+                    return
+                continue
+            self.stats["reconnects"] += 1
+            try:
+                if self.watermark is not None:
+                    await self.replay(self.watermark + 1)
+            except UserError as e:
+                log.info("replay after reconnect failed: %s", e)
+            return
+
+    async def wait_connected(self, timeout_s=None):
+        await asyncio.wait_for(self._connected.wait(), timeout_s)
+
+    @property
+    def connected(self):
+        return self._connected.is_set()
+
+    def _set_link(self, state):
+        self.link = state
+        if self.on_link is not None:
+            self.on_link(state)
+
+    async def close(self):
+        """Disconnect for good (no reconnect)."""
+        self._closing = True
+        for t in (self._reconnect_task, self._gap_task):
+            if t is not None and not t.done():
+                t.cancel()
+        await self._safe_disconnect()
+        self._connected.clear()
+        self._set_link("closed")
+
+
+def _seen_text(boards):
+    if not boards:
+        return ""
+    return " (seen: %s)" % ", ".join("%s %s" % (b.name, b.address) for b in boards)
+
+
+def _decode_status(data, board, firmware):
+    try:
+        return P.decode_status(data)
+    except P.ProtocolError as e:
+        ver = data[0] if data else None
+        if ver is not None and ver != P.PROTOCOL_VERSION:
+            who = board.name if board else "the board"
+            fw = ("firmware %s, " % firmware) if firmware else ""
+            if ver < P.PROTOCOL_VERSION:
+                raise UserError("%s runs an old firmware (%sprotocol version %d; this repbelt needs %d): "
+                                "update it with `repbelt deploy`" % (who, fw, ver, P.PROTOCOL_VERSION)) from None
+            raise UserError("%s runs a newer firmware (%sprotocol version %d; this repbelt speaks %d): "
+                            "update repbelt" % (who, fw, ver, P.PROTOCOL_VERSION)) from None
+        raise UserError("%s sent a status block this repbelt cannot read (%s): update the firmware with "
+                        "`repbelt deploy`" % (board.name if board else "the board", e)) from None
