@@ -27,7 +27,7 @@ KNOWN_GYRO_UNITS = ("dps", "deg/s")
 
 class TraceError(Exception):
     def __init__(self, line, message):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.line = line
         self.message = message
 

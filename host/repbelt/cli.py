@@ -19,7 +19,12 @@ def _load_commands():
     pkg = importlib.import_module("repbelt")
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         if info.name.startswith("cmd_"):
-            mod = importlib.import_module("repbelt." + info.name)
+            try:
+                mod = importlib.import_module("repbelt." + info.name)
+            except Exception as e:  # noqa: BLE001 - reported in one line, other commands still work
+                # one broken command module must not take every other command down
+                click.echo("repbelt: commands in %s are unavailable: %s" % (info.name, e), err=True)
+                continue
             for cmd in getattr(mod, "COMMANDS", ()):
                 cli.add_command(cmd)
 
