@@ -85,6 +85,21 @@ LAYOUTS = (
     (F_VAL, F_VAL),                                 # 11 CALIBRATED status quality
     (F_VAL, F_VAL),                                 # 12 FAULT code detail
 )
+# Stream-level record (not an engine event): the records after it belong to
+# session `a` (sent at the start of a stream and whenever the session changes;
+# its seq is the seq of the record that follows it).
+REC_SESSION = 0x7F
+_SESSION_LAYOUT = (F_VAL, F_VAL)     # session id, wall_s at session start (0 unknown)
+
+
+def _layout(typ):
+    if 0 < typ < len(LAYOUTS):
+        return LAYOUTS[typ]
+    if typ == REC_SESSION:
+        return _SESSION_LAYOUT
+    return None
+
+
 _VARINT_MAX_BYTES = 5
 _VALUE_LIMIT = 1 << 32
 
@@ -126,10 +141,10 @@ def _get_svarint(buf, off, end):
 
 
 def _compact_ok(ev):
-    typ = ev[0]
-    if typ <= 0 or typ >= len(LAYOUTS) or ev[1] < 0:
+    lay = _layout(ev[0])
+    if lay is None or ev[1] < 0:
         return False
-    n = len(LAYOUTS[typ])
+    n = len(lay)
     for i in range(2 + n, 8):
         if ev[i] != 0:
             return False
@@ -164,7 +179,7 @@ def encode_event(buf, off, seq, ev):
     buf[off] = typ
     struct.pack_into("<I", buf, off + 1, seq)
     off = _put_uvarint(buf, off + 5, t)
-    lay = LAYOUTS[typ]
+    lay = _layout(typ)
     for i in range(len(lay)):
         v = ev[2 + i]
         f = lay[i]
@@ -193,12 +208,12 @@ def decode_event(buf, off, end):
         for i in range(2, 8):
             vals[i], off = _get_svarint(buf, off, end)
         return (seq, tuple(vals)), off
-    if typ == 0 or typ >= len(LAYOUTS):
+    lay = _layout(typ)
+    if lay is None:
         raise ProtocolError("unknown event type %d (protocol version %d)"
                             % (typ, PROTOCOL_VERSION))
     t, off = _get_uvarint(buf, off, end)
     vals = [typ, t, 0, 0, 0, 0, 0, 0]
-    lay = LAYOUTS[typ]
     for i in range(len(lay)):
         v, off = _get_svarint(buf, off, end)
         vals[2 + i] = v
