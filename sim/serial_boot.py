@@ -44,6 +44,8 @@ _quota = int(_env("REPBELT_BOARD_QUOTA") or QUOTA_DEFAULT_BYTES)
 _mode = _env("REPBELT_BOARD_MODE") or "friendly"
 _sim_upy = _env("REPBELT_BOARD_SIM_UPY") or ""
 _fake_version = _env("REPBELT_BOARD_FAKE_VERSION") or ""
+# env vars holding host paths for the emulated hardware (sim/upy/machine.py)
+_HOST_PATH_VARS = ("REPBELT_SIM_TRACE", "REPBELT_SIM_CONFIG", "REPBELT_SIM_TRACE_CACHE", "TMPDIR")
 _banner_machine = "repbelt virtual board (MicroPython unix port)"
 
 
@@ -225,8 +227,10 @@ def _setup_world():
     sys.path[:] = path
     # host paths handed to the emulated hardware (trace, config) must keep
     # pointing at the host now that "/" is the flash
-    for k in ("REPBELT_SIM_TRACE", "REPBELT_SIM_CONFIG"):
+    for k in _HOST_PATH_VARS:
         v = _env(k)
+        if k == "TMPDIR" and not v:
+            v = "/tmp"
         if v and v.startswith("/") and not v.startswith(HOST_PREFIX):
             os.putenv(k, HOST_PREFIX + v)
     os.putenv("REPBELT_SIM_FLASH", "/")
@@ -442,9 +446,9 @@ def friendly_repl():
 
 def main():
     _setup_world()
-    sys.stderr.write("\x00ready\n")   # the supervisor may now deliver Ctrl-C as SIGINT
     try:
         try:
+            sys.stderr.write("\x00ready\n")   # the supervisor may now deliver Ctrl-C as SIGINT
             # boot.py runs after every reset; main.py only in friendly mode
             _run_file("boot.py")
             gc.collect()
