@@ -200,7 +200,6 @@ def build_report(store, plan, session_id=None, step_length_m=None):
                         "%s at %.0f s: stability %d, sway %.1f mg" % (key, elapsed_ms / 1000.0, stab, sway / 10.0)))
         sections.append(_card(point_plot("Hold stability over time", "stability (0-100)", pts,
                                          xlabel="seconds into the hold", lines=True), _legend(sorted(hold_kinds))))
-        sections.append(_tables(detail))
     else:
         sections.append("<h2>No sessions stored yet</h2>")
 
@@ -225,6 +224,9 @@ def build_report(store, plan, session_id=None, step_length_m=None):
     sections.append(_card(bar_plot("Steps per day (band: %s-%s km at %.2f m a step)"
                                    % (_fmt(km_lo), _fmt(km_hi), step_length_m),
                                    "steps", sbars, band=(lo, hi), max_labels=30), ""))
+    if detail:
+        sections.append("<h2>Session %d details</h2>" % detail["session"]["id"])
+        sections.append(_tables(detail))
     return PAGE % {"title": "repbelt report", "body": "\n".join(sections)}
 
 
