@@ -77,6 +77,7 @@ class Engine:
         self._tr = 0             # sum |a - a_prev| within the bin (tremor proxy)
         self._px = self._py = self._pz = 0
         self._t_last = -1
+        self._lf0 = self._lf1 = self._lf2 = self._lf3 = 0
         self._reset_filters()
         self.posture = E.P_UNKNOWN
         self._cand_posture = E.P_UNKNOWN
@@ -93,6 +94,14 @@ class Engine:
                 self._close_bin()
             if self._t_last >= 0 and t_ms - self._t_last > self.tun["GAP_RESET_MS"]:
                 self._gap(t_ms)
+            elif self._bin_end > 0:
+                # bins a short hole left empty: hold the last frame so that
+                # filters and integrators keep real time
+                fm = self.frame_ms
+                tb = self._bin_end + fm
+                while tb <= t_ms:
+                    self._frame(tb - 1, self._lf0, self._lf1, self._lf2, self._lf3, -1)
+                    tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         n = self._n
         if n:
@@ -164,6 +173,10 @@ class Engine:
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
         self._tr = 0
+        self._lf0 = fx
+        self._lf1 = fy
+        self._lf2 = fz
+        self._lf3 = wl1
         self._frame(t, fx, fy, fz, wl1, tr)
 
     def _frame(self, t, fx, fy, fz, wl1, tr):

@@ -1,0 +1,219 @@
+"""Detection core: trace reading, analyze command, same answer under MicroPython, robustness."""
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from repbelt import paths
+from repbelt import analyze as A
+
+import rb_trace  # noqa: E402
+import rb_tunables  # noqa: E402
+import rb_mount  # noqa: E402
+import rb_events as E  # noqa: E402
+import rb_analysis  # noqa: E402
+
+SYN = paths.SHARED / "datasets" / "synthetic-dev"
+REAL = paths.SHARED / "datasets" / "real-gait-dev"
+REPBELT = [sys.executable, "-m", "repbelt.cli"]
+
+
+def repbelt(*args):
+    code = "import sys; from repbelt.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("text,digits,want", [
+    ("0.0123", 3, 12), ("-0.0125", 3, -13), ("1", 3, 1000), ("2.63", 1, 26), ("-2.65", 1, -27),
+    ("1.5e-3", 3, 2), ("+0.9991", 3, 999), (".5", 3, 500), ("12.", 0, 12), ("100", 0, 100),
+])
+def test_parse_fixed(text, digits, want):
+    assert rb_trace.parse_fixed(text, digits) == want
+
+
+@pytest.mark.parametrize("bad", ["", "-", "1.2.3", "abc", "1e", "0x10", "nan"])
+def test_parse_fixed_rejects(bad):
+    with pytest.raises(ValueError):
+        rb_trace.parse_fixed(bad, 3)
+
+
+def test_reader_rows_and_meta():
+    lines = ["# rate_hz=50", "# mount=default", "t,ax,ay,az", "0.00,1.0,0,0", "0.02,0.999,0.001,-0.002"]
+    r = rb_trace.TraceReader(lines)
+    assert r.rate_hz == 50 and not r.has_gyro and r.mount == "default"
+    rows = [list(s) for s in r]
+    assert rows == [[0, 1000, 0, 0, 0, 0, 0], [20, 999, 1, -2, 0, 0, 0]]
+
+
+def test_reader_columns_any_order_and_rate_estimate():
+    lines = ["gz,t,az,ay,ax,gx,gy"] + ["%d,%.3f,1,0,0,0,0" % (i, i * 0.005) for i in range(100)]
+    r = rb_trace.TraceReader(lines)
+    assert r.rate_hz == 200 and r.has_gyro
+    first = list(next(iter(r)))
+    assert first == [0, 0, 0, 1000, 0, 0, 0]
+
+
+BAD = [
+    ("", "empty file"),
+    ("# rate_hz=100\nfoo,bar\n1,2\n", "has no column 't'"),
+    ("t,ax,ay,az\n0.0,1,0,0\n0.01,1,zz,0\n", "not a number"),
+    ("t,ax,ay,az\n0.0,1,0,0\n0.02,1,0,0\n0.01,1,0,0\n", "time goes backwards"),
+    ("t,ax,ay,az\n" + "".join("%.2f,9.81,0,0\n" % (i / 100) for i in range(120)), "m/s^2"),
+    ("# accel_units=m/s2\nt,ax,ay,az\n0,1,0,0\n", "unknown units"),
+    ("t,ax,ay,az\n", "no samples"),
+    ("t,ax,ay,az\n0.0,1,0\n", "expected 4 values"),
+]
+
+
+@pytest.mark.parametrize("content,msg", BAD)
+def test_analyze_bad_input_one_line(tmp_path, content, msg):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    r = repbelt("analyze", str(p))
+    assert r.returncode == 2, r.stderr
+    err = [ln for ln in r.stderr.splitlines() if "unavailable" not in ln]
+    assert len(err) == 1 and "Traceback" not in r.stderr
+    assert str(p) in err[0] and msg in err[0]
+
+
+def test_analyze_missing_file():
+    r = repbelt("analyze", "/nonexistent/trace.csv")
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_thresholds_file_matches_defaults():
+    doc = json.loads(paths.THRESHOLDS.read_text())
+    assert {k: v["value"] for k, v in doc["values"].items()} == rb_tunables.DEFAULTS
+    assert rb_tunables.load(str(paths.THRESHOLDS)) == rb_tunables.DEFAULTS
+
+
+def test_bad_thresholds_are_reported(tmp_path):
+    p = tmp_path / "t.json"
+    p.write_text('{"values": {"NOPE_MS": 3}}')
+    with pytest.raises(Exception) as ei:
+        A.load_tunables(str(p))
+    assert "unknown threshold 'NOPE_MS'" in str(ei.value)
+
+
+@pytest.mark.parametrize("trace", [SYN / "dev-100004.csv", SYN / "dev-100009.csv", REAL / "voisard-5-1.csv"],
+                         ids=lambda p: p.name)
+def test_micropython_json_byte_identical(trace):
+    cp, _ = A.analyze_cpython(trace, A.load_tunables(None))
+    mp = A.analyze_micropython(trace)
+    assert mp == cp
+    assert json.loads(cp)["format"] == "repbelt-analysis/1"
+
+
+def test_json_matches_analysis_format():
+    text, _ = A.analyze_cpython(SYN / "dev-100004.csv", None)
+    doc = json.loads(text)
+    kinds = set(E.KIND_NAMES[1:])
+    for s in doc["segments"]:
+        assert s["kind"] in kinds and s["start"] <= s["end"]
+        if "reps" in s:
+            assert len(s["rep_ends"]) == s["reps"]
+        if "hold_s" in s:
+            assert 0 <= s["stability"] <= 100 and s["sway_mg"] >= 0
+    reps = [s for s in doc["segments"] if s["kind"] == "bridge"]
+    assert reps and reps[0]["reps"] == 13      # the labelled bridge set has 13 reps
+
+
+def _counts(text):
+    out = {}
+    for s in json.loads(text)["segments"]:
+        out[s["kind"]] = out.get(s["kind"], 0) + s.get("reps", 0) + s.get("steps", 0)
+    return out
+
+
+def test_dropped_samples_do_not_change_counts(tmp_path):
+    src = SYN / "dev-100004.csv"
+    lines = src.read_text().splitlines()
+    head = [ln for ln in lines if ln.startswith("#") or ln.startswith("t,")]
+    rows = lines[len(head):]
+    rnd = random.Random(7)
+    kept, i = [], 0
+    while i < len(rows):
+        if rnd.random() < 0.002:
+            i += rnd.randint(1, 20)      # a gap of 1-20 samples
+            continue
+        kept.append(rows[i])
+        i += 1
+    p = tmp_path / "gappy.csv"
+    p.write_text("\n".join(head + kept) + "\n")
+    a, _ = A.analyze_cpython(src, None)
+    b, _ = A.analyze_cpython(p, None)
+    assert _counts(a) == _counts(b)
+
+
+def test_resampled_rate_same_rep_counts(tmp_path):
+    src = SYN / "dev-100006.csv"
+    lines = src.read_text().splitlines()
+    head = [ln.replace("rate_hz=100", "rate_hz=50") for ln in lines if ln.startswith("#") or ln.startswith("t,")]
+    rows = lines[len(head):][::2]
+    p = tmp_path / "half.csv"
+    p.write_text("\n".join(head + rows) + "\n")
+    a, _ = A.analyze_cpython(src, None)
+    b, _ = A.analyze_cpython(p, None)
+    ca, cb = _counts(a), _counts(b)
+    for k in ca:
+        if k != "walk":
+            assert abs(ca[k] - cb.get(k, 0)) <= 1, (k, ca, cb)
+
+
+def test_rotation_from_recovers_a_mount():
+    import math
+    rnd = random.Random(3)
+    for _ in range(20):
+        # a random rotation matrix (body -> sensor) from random Euler angles
+        a, b, c = (rnd.uniform(-math.pi, math.pi) for _ in range(3))
+        ca, sa, cb, sb, cc, sc = math.cos(a), math.sin(a), math.cos(b), math.sin(b), math.cos(c), math.sin(c)
+        Rz = [[ca, -sa, 0], [sa, ca, 0], [0, 0, 1]]
+        Ry = [[cb, 0, sb], [0, 1, 0], [-sb, 0, cb]]
+        Rx = [[1, 0, 0], [0, cc, -sc], [0, sc, cc]]
+
+        def mm(X, Y):
+            return [[sum(X[i][k] * Y[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+        M = mm(mm(Rz, Ry), Rx)            # sensor = M * body
+
+        def sensor(v):
+            return tuple(int(round(1000 * sum(M[i][k] * v[k] for k in range(3)))) for i in range(3))
+        stand = sensor((1, 0, 0))
+        lie = sensor((0, 0, -1))
+        R, st = rb_mount.rotation_from(stand, lie)
+        assert st == E.CAL_OK
+        # R * sensor(v) == v for the three body axes
+        for v in ((1, 0, 0), (0, 1, 0), (0, 0, 1)):
+            got = rb_mount.rotate(R, *sensor(v))
+            assert all(abs(got[i] - 1000 * v[i]) <= 15 for i in range(3)), (v, got)
+
+
+def test_calibrate_mount_trace_is_calibrated():
+    text, an = A.analyze_cpython(SYN / "dev-100009.csv", None)
+    doc = json.loads(text)
+    assert doc["calibration"]["status"] == 0
+    assert _counts(text).get("pelvic_tilt") == 12     # labelled: 12
+
+
+def test_unknown_mount_counts_steps_only():
+    text, _ = A.analyze_cpython(REAL / "voisard-10-3.csv", None)
+    segs = json.loads(text)["segments"]
+    assert [s["kind"] for s in segs] == ["walk"]
+    assert abs(segs[0]["steps"] - 34) <= 2          # labelled: 34
+
+
+def test_accuracy_floor_on_synthetic_dev():
+    """A regression guard with real figures: the shared synthetic set must stay at least this good."""
+    from repbelt import bench_accuracy as B
+    by, _ = B.run([SYN], rb_tunables.DEFAULTS)
+    s = B.summarize(by["synthetic-dev"])
+    assert s["exact_pct"] >= 60 and s["recog_pct"] >= 85 and s["latency_s"] <= 0.5, s
+
+
+def test_events_are_small_ints():
+    _, an = A.analyze_cpython(SYN / "dev-100010.csv", None, keep_events=True)
+    assert an.events
+    for ev in an.events:
+        assert len(ev) == 8 and all(isinstance(x, int) and -(1 << 30) <= x < (1 << 30) for x in ev)
