@@ -341,3 +341,88 @@ class DirectRadio:
         cb = self.on_disconnect
         if cb is not None:
             cb()
+
+
+class RadioThread:
+    """A radio + AirServer on their own asyncio loop in a background thread (for sync callers, tests).
+
+        with RadioThread(lambda: BluezRadio(mock.bus_address)) as rt:
+            env["REPBELT_AIR"] = rt.air_address      # start the board with this
+            rt.call(rt.radio.drop_link())            # run a coroutine on the radio's loop, wait for it
+    """
+
+    def __init__(self, make_radio, port=0, start_timeout_s=15.0):
+        import threading
+        self._make = make_radio
+        self._port = port
+        self._timeout = start_timeout_s
+        self._ready = threading.Event()
+        self._thread = None
+        self.loop = None
+        self.radio = None
+        self.air = None
+        self.error = None
+
+    @property
+    def air_address(self):
+        return self.air.address
+
+    def start(self):
+        import threading
+        self._thread = threading.Thread(target=self._main, name="repbelt-radio", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(self._timeout):
+            raise RuntimeError("radio thread did not start")
+        if self.error is not None:
+            raise self.error
+        return self
+
+    def _main(self):
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+
+        async def setup():
+            self.radio = self._make()
+            if hasattr(self.radio, "start"):
+                await self.radio.start()
+            self.air = AirServer(self.radio, port=self._port)
+            await self.air.start()
+        try:
+            self.loop.run_until_complete(setup())
+        except BaseException as e:   # handed to start()
+            self.error = e
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+        async def teardown():
+            await self.air.close()
+            if hasattr(self.radio, "close"):
+                await self.radio.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            self.loop.run_until_complete(teardown())
+        finally:
+            self.loop.close()
+
+    def submit(self, coro):
+        """Schedule a coroutine on the radio loop; returns a concurrent.futures.Future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, coro, timeout_s=30.0):
+        return self.submit(coro).result(timeout_s)
+
+    def stop(self):
+        if self.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

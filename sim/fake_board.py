@@ -135,7 +135,9 @@ class FakeBoard:
         return bytes(b)
 
     def _write_status(self):
-        self.send({"op": "value", "handle": H_STATUS, "data": self._status_bytes().hex()})
+        b = self._status_bytes()
+        self.send({"op": "value", "handle": H_STATUS, "data": b.hex()})
+        self._notify(H_STATUS, b)
 
     def _notify(self, handle, data):
         if self.conn is not None:
@@ -200,7 +202,8 @@ class FakeBoard:
                 return
             if self._gen is not None:
                 self._gen.cancel()
-            self._emit((E.EV_POSTURE, self._t_ms + 1, E.P_UPRIGHT, E.P_SUPINE, 0, 0, 0, 0))
+            rec = self._emit((E.EV_POSTURE, self._t_ms + 1, E.P_UPRIGHT, E.P_SUPINE, 0, 0, 0, 0))
+            self._notify(H_EVENT, P.event_record(*rec))
             self.in_session = False
             self._respond(op, tok, P.ERR_OK, P.encode_u32(self.session))
             self._write_status()

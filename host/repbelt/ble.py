@@ -44,6 +44,8 @@ COMMAND_TIMEOUT_S = 5.0
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0)
 RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording ends with an error
 REPLAY_SETTLE_S = 1.5           # a gap still open this long after its replay ended is given up
+ONLY_ONE_LISTEN_S = 1.5         # extra listening to be sure a board is the only one in range
+TAIL_CHECK_S = 0.5              # status says the board has newer events than arrived: wait this long, then replay
 GAP_GRACE_S = 0.05              # out-of-order arrival window before a gap counts as loss
 
 DIS_FIRMWARE_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
@@ -131,17 +133,30 @@ class BleakBackend:
     def _bluez(self):
         return {"adapter": self.adapter} if self.adapter else {}
 
-    async def scan(self, timeout_s):
+    async def scan(self, timeout_s, enough=None, linger_s=0.0):
+        """Boards seen within timeout_s; stops linger_s after enough(found dict) became true."""
         from bleak import BleakScanner
-        found = await BleakScanner.discover(timeout=timeout_s, return_adv=True, bluez=self._bluez())
-        out = []
-        for dev, adv in found.values():
+        found = {}
+        done = asyncio.Event()
+
+        def seen(dev, adv):
             name = adv.local_name or dev.name or ""
             if not (name.startswith(P.NAME_PREFIX) or P.SERVICE_UUID in (adv.service_uuids or [])):
-                continue
+                return
+            # bluezoo and some adapters report 0 / -127 for "unknown"
             rssi = adv.rssi if adv.rssi not in (None, 0, -127) else None
-            out.append(Board(name, dev.address, rssi, dev))
-        return out
+            found[dev.address] = Board(name, dev.address, rssi, dev)
+            if enough is not None and enough(found):
+                done.set()
+
+        async with BleakScanner(seen, bluez=self._bluez()):
+            try:
+                await asyncio.wait_for(done.wait(), timeout_s)
+                if linger_s:
+                    await asyncio.sleep(linger_s)
+            except asyncio.TimeoutError:
+                pass
+        return list(found.values())
 
     async def connect(self, board, on_disconnect, timeout_s):
         from bleak import BleakClient
@@ -195,7 +210,7 @@ class DirectBackend:
         self.radio = radio
         self._cbs = {}
 
-    async def scan(self, timeout_s):
+    async def scan(self, timeout_s, enough=None, linger_s=0.0):
         try:
             name = await self.radio.wait_advertising(timeout_s)
         except asyncio.TimeoutError:
@@ -272,18 +287,22 @@ class BoardClient:
         self._connected = asyncio.Event()
         self._reconnect_task = None
         self._gap_task = None
+        self._tail_task = None
         self._gap_since = None
         self._replay_until = 0.0
         self._disconnected_at = None
         self.failure = None               # UserError that ended the link for good
+        self.follow_tail = True           # live recording: status.last_seq ahead of us means loss
+        self.session_filter = None        # sync: replays go to this board session only
         self.stats = {"events": 0, "duplicates": 0, "gaps": 0, "replays": 0, "reconnects": 0,
                       "bad_packets": 0, "given_up": 0, "drops": 0}
 
     # ---- scan and connect
 
-    async def scan(self, timeout_s=SCAN_TIMEOUT_S):
+    async def scan(self, timeout_s=SCAN_TIMEOUT_S, enough=None, linger_s=0.0):
+        """Boards in range, strongest first (`enough(found)` ends the scan linger_s later)."""
         try:
-            boards = await self.backend.scan(timeout_s)
+            boards = await self.backend.scan(timeout_s, enough, linger_s)
         except Exception as e:
             raise (user_error(e) or e) from None
         seen = {}
@@ -301,10 +320,18 @@ class BoardClient:
         return board
 
     async def _find(self, target, scan_timeout_s):
-        boards = await self.scan(scan_timeout_s)
+        t = (target or "").lower()
+
+        def is_target(b):
+            return b.name.lower() == t or b.address.lower() == t
+
         if target:
-            t = target.lower()
-            match = [b for b in boards if b.name.lower() == t or b.address.lower() == t]
+            boards = await self.scan(scan_timeout_s, lambda found: any(is_target(b) for b in found.values()))
+        else:
+            # "the only board in range": after the first one, listen a little longer for others
+            boards = await self.scan(scan_timeout_s, lambda found: bool(found), ONLY_ONE_LISTEN_S)
+        if target:
+            match = [b for b in boards if is_target(b)]
             if not match:
                 raise UserError("board %s not found in %.0f s of scanning: switch it on, bring it closer, "
                                 "and check `repbelt scan`%s" % (target, scan_timeout_s,
@@ -425,6 +452,12 @@ class BoardClient:
         self._replay_until = time.monotonic() + REPLAY_SETTLE_S
         await self.command(P.OP_REPLAY, from_seq & 0xFFFFFFFF)
 
+    async def _replay_from(self, seq):
+        if self.session_filter is not None:
+            await self.replay_session(self.session_filter, seq)
+        else:
+            await self.replay(seq)
+
     async def list_sessions(self):
         """[(session, first_seq, last_seq, n_records, wall_s)] the board keeps."""
         self._session_infos = []
@@ -478,6 +511,16 @@ class BoardClient:
         self.status = st
         if self.on_status is not None:
             self.on_status(st)
+        if self.follow_tail and self.watermark is not None and st["last_seq"] > self.watermark \
+                and not self._above:
+            # the board logged more than arrived: a lost notification at the tail shows up here
+            if self._tail_task is None or self._tail_task.done():
+                self._tail_task = asyncio.ensure_future(self._tail_check(st["last_seq"]))
+
+    async def _tail_check(self, board_last):
+        await asyncio.sleep(TAIL_CHECK_S)
+        if self.watermark is not None and self.watermark < board_last and not self._closing:
+            self._note_gap()
 
     def _on_event_packet(self, data):
         try:
@@ -530,21 +573,24 @@ class BoardClient:
         """Ask for a replay from the watermark; give up on seqs the board no longer has."""
         await asyncio.sleep(GAP_GRACE_S)
         asked_at = None
-        while (self._above or self._gap_since is not None) and not self._closing:
+        while (self._above or self._tail_missing() or self._gap_since is not None) and not self._closing:
             if not self._connected.is_set():
                 await self._connected.wait()
                 continue      # the reconnect itself replays
             if asked_at is None:
                 try:
-                    await self.replay(self.watermark + 1 if self.watermark is not None else 0)
+                    await self._replay_from(self.watermark + 1 if self.watermark is not None else 0)
                 except UserError as e:
                     log.debug("gap replay failed: %s", e)
                     await asyncio.sleep(0.2)
                     continue
                 asked_at = time.monotonic()
-            if not self._above:
+            if not self._above and not self._tail_missing():
                 self._gap_since = None
                 return
+            if not self._above and time.monotonic() > max(asked_at, self._replay_until) + REPLAY_SETTLE_S:
+                self._gap_since = None
+                return     # the board's newer seqs never came: they belong to no stream we follow
             if time.monotonic() > max(asked_at, self._replay_until) + REPLAY_SETTLE_S:
                 # The replay ended and the seqs below the lowest one we hold never came:
                 # the board does not have them (lost before they reached its log).
@@ -557,6 +603,10 @@ class BoardClient:
                 asked_at = None
             await asyncio.sleep(0.05)
         self._gap_since = None
+
+    def _tail_missing(self):
+        st = self.status
+        return self.follow_tail and st is not None and self.watermark is not None and st["last_seq"] > self.watermark
 
     # ---- link loss
 
@@ -587,6 +637,12 @@ class BoardClient:
             except Exception:
                 pass
             try:
+                if i > 2:
+                    # the OS may have forgotten the device object: find it again
+                    try:
+                        self.board = await self._find(self.board.address, SCAN_TIMEOUT_S)
+                    except UserError:
+                        pass
                 await self._open_link(pair=True)
             except UserError as e:
                 log.info("reconnect attempt %d failed: %s", i, e)
@@ -600,7 +656,7 @@ class BoardClient:
             self.stats["reconnects"] += 1
             try:
                 if self.watermark is not None:
-                    await self.replay(self.watermark + 1)
+                    await self._replay_from(self.watermark + 1)
             except UserError as e:
                 log.info("replay after reconnect failed: %s", e)
             return
@@ -620,7 +676,7 @@ class BoardClient:
     async def close(self):
         """Disconnect for good (no reconnect)."""
         self._closing = True
-        for t in (self._reconnect_task, self._gap_task):
+        for t in (self._reconnect_task, self._gap_task, self._tail_task):
             if t is not None and not t.done():
                 t.cancel()
         await self._safe_disconnect()
