@@ -330,9 +330,9 @@ class Session:
         return float(self.rng.uniform(lo, hi))
 
     def _label(self, seg):
-        seg = {k: (round(v, 3) if isinstance(v, float) else v) for k, v in seg.items()}
+        seg = {k: (round(float(v), 3) if isinstance(v, float) else v) for k, v in seg.items()}
         if "rep_ends" in seg:
-            seg["rep_ends"] = [round(x, 3) for x in seg["rep_ends"]]
+            seg["rep_ends"] = [round(float(x), 3) for x in seg["rep_ends"]]
         self.segments.append(seg)
         return seg
 
@@ -398,7 +398,7 @@ class Session:
             self._emit(p=p, ang=ang)
         elif kind == "strap":      # hands on the belt: the sensor is jostled and ends up a little rotated
             m = self._m(self._u(1.5, 3.0))
-            mnt = np.column_stack([band_noise(rng, m, 2.0, 5.0, taper_s=0.2) * self._u(0.5, 2.0) for _ in range(3)])
+            mnt = np.column_stack([band_noise(rng, m, 2.0, 5.0, taper_s=0.2) * self._u(0.4, 1.5) for _ in range(3)])
             settle = minjerk(np.linspace(0, 1, m))[:, None] * rng.normal(size=3) * 0.8
             mnt += self.mnt_off + settle
             self._emit(mnt=mnt, m=m)
@@ -440,7 +440,7 @@ class Session:
         p = self.p + np.outer(s, p_to - self.p)
         p[:, 2] += arc * np.sin(math.pi * s)
         # getting down or up is not a single smooth sweep: the pelvis wobbles a little on the way
-        p += np.column_stack([band_noise(self.rng, m, 1.0, 4.0, taper_s=0.2) * 0.004 for _ in range(3)])
+        p += np.column_stack([band_noise(self.rng, m, 1.0, 3.0, taper_s=0.2) * 0.0015 for _ in range(3)])
         self._emit(R=R, p=p)
         self.R, self.p, self.az, self.posture = R_to, p_to, az, posture
 
@@ -493,7 +493,7 @@ class Session:
                 cur = np.asarray(vec, float)
             path = np.concatenate(pieces)
             # the person is never perfectly rigid: small tremor while moving
-            path[:, :3] += np.column_stack([band_noise(self.rng, len(path), 4, 10, taper_s=0.1) * 0.08
+            path[:, :3] += np.column_stack([band_noise(self.rng, len(path), 4, 8, taper_s=0.1) * 0.04
                                             for _ in range(3)])
             p = self.p + path[:, 3:] @ basis
             acc = acc_fn(len(path)) if acc_fn else None
@@ -755,14 +755,23 @@ class Session:
         env = minjerk(env) * minjerk(np.clip((t_end - tt) / (1.2 / f), 0, 1))
         env = np.maximum(env, 0) * (1 - 0.15 * (1 - minjerk(np.clip(tt / (t_hs[1] + 0.1), 0, 1))))
         asym = 1 + sj["walk_asym"] * np.cos(phi / 2)
+        # step-to-step variability of every amplitude: slow multiplicative noise
+        var = [1 + 0.12 * band_noise(rng, m, 0.2, 1.0, taper_s=0) for _ in range(6)]
         a_v = sj["walk_vert_m"] * self._u(0.9, 1.1)
-        z = -a_v * env * asym * np.cos(phi - self._u(0.2, 0.6))
-        x_ap = self._u(0.01, 0.022) * env * np.sin(phi - self._u(0.0, 0.8))
-        y_ml = self._u(0.015, 0.03) * env * np.sin(phi / 2 + self._u(-0.3, 0.3))
-        rot = self._u(3.0, 7.0) * env * np.sin(phi / 2 + self._u(-0.5, 0.5))       # pelvic rotation, about body x
-        obl = self._u(2.0, 5.0) * env * np.sin(phi / 2 + self._u(1.0, 2.0))       # obliquity, about body z
-        tilt = self._u(1.0, 3.0) * env * np.sin(phi + self._u(0, 2 * math.pi))     # anteroposterior tilt, body y
-        ang = np.column_stack([rot, tilt, obl])
+        z = -a_v * env * asym * var[0] * (np.cos(phi - self._u(0.2, 0.6)) + self._u(0.1, 0.3) * np.cos(2 * phi + self._u(0, 6.3)))
+        x_ap = self._u(0.01, 0.022) * env * var[1] * (np.sin(phi - self._u(0.0, 0.8)) +
+                                                     self._u(0.1, 0.3) * np.sin(2 * phi + self._u(0, 6.3)))
+        y_ml = self._u(0.015, 0.03) * env * var[2] * np.sin(phi / 2 + self._u(-0.3, 0.3))
+
+        def stride_wave(lo, hi, v):
+            """Stride-frequency rotation with its step-frequency and 3/2 harmonics (real pelvis rates are not sinusoids)."""
+            return self._u(lo, hi) * env * v * (np.sin(phi / 2 + self._u(0, 6.3)) + self._u(0.1, 0.35) * np.sin(phi + self._u(0, 6.3))
+                                                + self._u(0.05, 0.25) * np.sin(1.5 * phi + self._u(0, 6.3)))
+        rot = stride_wave(3.0, 7.0, var[3])          # pelvic rotation, about body x (vertical)
+        obl = stride_wave(2.0, 5.0, var[4])          # obliquity, about body z
+        tilt = self._u(1.0, 3.0) * env * var[5] * np.sin(phi + self._u(0, 2 * math.pi))     # anteroposterior tilt, body y
+        jitter = np.column_stack([band_noise(rng, m, 2.0, 6.0, taper_s=0.3) * self._u(0.1, 0.4) for _ in range(3)])
+        ang = np.column_stack([rot, tilt, obl]) + jitter * env[:, None]
         # heading: U-turns spread over the walk, each ~2.5 s, with slowing down
         psi = np.zeros(m)
         speed_k = np.ones(m)
@@ -788,7 +797,7 @@ class Session:
         for k, th in enumerate(t_hs):
             e = float(np.interp(th, tt, env))
             i0, i1 = max(int((th - 0.4) * GRID_HZ), 0), min(int((th + 0.4) * GRID_HZ), m)
-            jolt = _jolt(tt[i0:i1] - th) * e * jolt_mps2 * self._u(0.75, 1.25)
+            jolt = _loading_response(rng, tt[i0:i1] - th) * e * jolt_mps2 * self._u(0.75, 1.25)
             hd = heading[min(int(th * GRID_HZ), m - 1)]
             side = 1.0 if (k + foot0) % 2 == 0 else -1.0
             lx, ly = -math.sin(hd), math.cos(hd)
@@ -813,6 +822,23 @@ def _jolt(dt, sigma_s=0.015, wide_s=0.07):
     a = np.exp(-0.5 * (dt / sigma_s) ** 2)
     b = np.exp(-0.5 * (dt / wide_s) ** 2) * (sigma_s / wide_s)
     return a - b
+
+
+def _loading_response(rng, dt):
+    """Heel strike and loading response: 2-3 overlapping bumps in the first ~150 ms after contact, unit peak,
+    minus a wide bump of equal area so the pulse is zero-mean (velocity stays bounded)."""
+    out = np.zeros_like(dt)
+    area, centre = 0.0, 0.0
+    for off, sig, amp in ((rng.uniform(0.0, 0.02), rng.uniform(0.012, 0.025), 1.0),
+                          (rng.uniform(0.04, 0.09), rng.uniform(0.02, 0.04), rng.uniform(0.3, 0.8)),
+                          (rng.uniform(0.1, 0.15), rng.uniform(0.02, 0.04), rng.uniform(0.0, 0.5))):
+        out += amp * np.exp(-0.5 * ((dt - off) / sig) ** 2)
+        area += amp * sig
+        centre += amp * sig * off
+    centre /= area
+    wide = 0.12
+    out -= np.exp(-0.5 * ((dt - centre) / wide) ** 2) * area / wide
+    return out / max(out.max(), 1e-9)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -967,7 +993,7 @@ def render(sess, rate_hz=100, mount="default", has_gyro=True, accel_range_g=4, g
     if has_gyro:
         meta["gyro_range_dps"] = gyro_range_dps
     meta["mount"] = mount
-    truth = {"R_s": R_s, "point": point, "errors": e, "grid_t": tt, "ideal_acc": f_s, "ideal_gyr": w_s}
+    truth = {"R_s": R_s, "point": point, "errors": e, "grid_t": tt, "ideal_acc": f_s, "ideal_gyr": w_s, "grid_p": p_s}
     return Trace(meta, t, acc, gyr, labels, truth)
 
 

@@ -257,6 +257,37 @@ def test_sides_move_the_documented_way(fours_trace):
     assert seen >= 8
 
 
+def test_single_side_reps_roll_the_documented_way():
+    s = G.Session(seed=61)
+    s.move_to("prone")
+    s.still(2.0)
+    s.leg_raise(4)
+    s.move_to("supine")
+    s.still(2.0)
+    s.knee_twist(4)
+    tr = s.render(rate_hz=100, name="sides")
+    body = tr.acc @ tr.truth["R_s"].T
+    for seg in tr.labels["segments"]:
+        starts = [seg["start"]] + seg["rep_ends"][:-1]
+        for a, b, side in zip(starts, seg["rep_ends"], seg["sides"]):
+            y = body[(tr.t >= a) & (tr.t <= b), 1]
+            ext = y[np.argmax(np.abs(y - y[:5].mean()))] - y[:5].mean()
+            # prone leg raise: the lifted side rises (up vector toward it); supine knee twist: that side drops
+            rises = ext > 0
+            assert rises == ((side == "left") == (seg["kind"] == "leg_raise")), (seg["kind"], side, ext)
+            assert abs(ext) > math.sin(math.radians(1.0))
+
+
+def test_bridge_lifts_the_pelvis_10_to_15_cm(bridge_trace):
+    tr = bridge_trace
+    seg = tr.labels["segments"][0]
+    tt, p = tr.truth["grid_t"], tr.truth["grid_p"]
+    floor = p[(tt > seg["start"] - 2) & (tt < seg["start"]), 2].mean()
+    for a, b in zip([seg["start"]] + seg["rep_ends"][:-1], seg["rep_ends"]):
+        lift = p[(tt >= a) & (tt <= b), 2].max() - floor
+        assert 0.07 < lift < 0.18, lift
+
+
 def test_walk_has_step_frequency_bounce():
     s = G.Session(seed=8)
     s.still(3.0)
