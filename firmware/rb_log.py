@@ -20,7 +20,6 @@ written, in order, by a later append()/flush().
 import os
 import struct
 from array import array
-from micropython import const
 
 import rb_events
 
@@ -29,18 +28,18 @@ try:
 except ImportError:        # a port built without binascii.crc32: same CRC in Python
     _crc32 = None
 
-MAGIC = const(0xE5)
+MAGIC = 0xE5
 EVENT_FMT = "<Bi6i"          # type u8, t_ms i32, a..f i32
-BODY_BYTES = const(29)
-RECORD_BYTES = const(39)     # magic, len, seq u32, body, crc32
-HEADER_BYTES = const(16)     # b"RBL1", session u32, wall_s u32, crc32
+BODY_BYTES = 29
+RECORD_BYTES = 39     # magic, len, seq u32, body, crc32
+HEADER_BYTES = 16     # b"RBL1", session u32, wall_s u32, crc32
 FILE_MAGIC = b"RBL1"
 META_MAGIC = b"RBLM"
-MAX_BODY_BYTES = const(64)
-ENOSPC = const(28)
-EIO = const(5)
-SCAN_CHUNK_BYTES = const(640)
-MAX_PENDING_FAULTS = const(4)
+MAX_BODY_BYTES = 64
+ENOSPC = 28
+EIO = 5
+SCAN_CHUNK_BYTES = 640
+MAX_PENDING_FAULTS = 4
 
 _CRC_TABLE = None
 
@@ -120,7 +119,7 @@ def check_record(buf, off, end):
     return total
 
 
-def decode_record(buf, off, end=None):
+def decode_record(buf, off=0, end=None):
     """(seq, ev, next_off) of the valid record at buf[off:], or None."""
     if end is None:
         end = len(buf)

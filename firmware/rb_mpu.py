@@ -114,13 +114,14 @@ class MPU:
         self._a_half = 1 << (self._a_shift - 1)
         self._g_den2 = 2 * GYRO_LSB_X10[self._gfs]
         n = self.max_batch
+        # int16 is enough for every output (+-16000 mg, +-20000 ddps, raw counts)
         self.t_ms = array("i", bytes(4 * n))
-        self.ax = array("i", bytes(4 * n))
-        self.ay = array("i", bytes(4 * n))
-        self.az = array("i", bytes(4 * n))
-        self.gx = array("i", bytes(4 * n))
-        self.gy = array("i", bytes(4 * n))
-        self.gz = array("i", bytes(4 * n))
+        self.ax = array("h", bytes(2 * n))
+        self.ay = array("h", bytes(2 * n))
+        self.az = array("h", bytes(2 * n))
+        self.gx = array("h", bytes(2 * n))
+        self.gy = array("h", bytes(2 * n))
+        self.gz = array("h", bytes(2 * n))
         self._buf = bytearray(_FIFO_READ_MAX_BYTES)
         mv = memoryview(self._buf)
         # bursts of whole samples into the buffer start, sizes a power of two:
@@ -162,6 +163,7 @@ class MPU:
         self._last_errno = 0
         self._missing_reported = False
         self._gap_from_ms = self._last_read_ms
+        self._lost_in_fifo = 0       # samples seen in the FIFO but never decoded (failed burst)
 
     # ------------------------------------------------------------------ bus
     def _rd(self, reg, buf):
@@ -335,10 +337,11 @@ class MPU:
                 self._decode(done, k)
                 done += k
         except OSError as e:
-            # a failed burst leaves the FIFO at an unknown byte position:
-            # keep what was decoded, re-align by resetting the FIFO
+            # a failed burst leaves the FIFO at an unknown byte position: keep what was
+            # decoded, count the rest of the FIFO lost, re-align by resetting the FIFO
             self._bus_error(e)
             self._last_read_ms = self._ticks_ms()
+            self._lost_in_fifo = n - done
             self._reinit()
             return done
         self._last_read_ms = self._ticks_ms()
@@ -478,6 +481,8 @@ class MPU:
         # the gap runs from the last good read to now
         lost = self._ticks_diff(self._last_read_ms, self._gap_from_ms)
         lost = (lost * self.rate_hz + 500) // 1000 if lost > 0 else 0
+        lost += self._lost_in_fifo
+        self._lost_in_fifo = 0
         if lost:
             self._advance(lost)
             self._fault(rb_events.F_SAMPLE_GAP, lost)

@@ -549,7 +549,7 @@ class MPUModel:
             if v & 0x40 and self.world.frozen:
                 # start="fifo": world time 0 (trace t=0) is the first FIFO sample
                 self.world.unfreeze()
-                self._anchor()
+                self.next_sample_us = self.world.now()
             return
         if reg in (R_WHO_AM_I, R_INT_STATUS, R_FIFO_COUNTH, R_FIFO_COUNTL):
             return                  # read-only
