@@ -27,10 +27,8 @@ RECTS_JS = ("<script>document.body.setAttribute('data-rects', JSON.stringify("
             "var r = e.getBoundingClientRect(); return [e.getAttribute('aria-label'), r.left, r.top, r.width, r.height];"
             "})));</script>")
 
-pytestmark = pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="chromium missing: `make sysdeps`")
-
-
 def chromium(*args):
+    assert shutil.which(CHROMIUM), "chromium is missing: install it with `make sysdeps` (Debian package chromium)"
     with tempfile.TemporaryDirectory() as profile:
         p = subprocess.run([CHROMIUM, *FLAGS, "--user-data-dir=" + profile, *args],
                            capture_output=True, text=True, timeout=120)

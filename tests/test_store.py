@@ -1,5 +1,4 @@
 """The session store: schema migrations, idempotent inserts, derive(), crash safety, one-line errors."""
-import os
 import signal
 import sqlite3
 import subprocess
