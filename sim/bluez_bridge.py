@@ -431,6 +431,7 @@ class BluezRadio:
         self._next_conn = 0
         self._out = asyncio.Queue()
         self._sender = None
+        self.advertising = asyncio.Event()   # set while the board's advertisement is registered
         self.stats = {"notified": 0, "lost": 0, "not_subscribed": 0, "truncated": 0,
                       "written": 0, "connects": 0, "disconnects": 0, "drops": 0}
         self.link_events = []     # (monotonic time, "connect"/"disconnect"/"drop", conn)
@@ -493,6 +494,8 @@ class BluezRadio:
 
     async def on_board_lost(self):
         # A board that resets or dies: the host's link times out, its services vanish.
+        if self.bus is None or not self.bus.connected:
+            return
         await self._adv_stop()
         if self._conns:
             await self._disconnect_host_side()
@@ -562,6 +565,7 @@ class BluezRadio:
                                         signature="oa{sv}", body=[ADV_PATH, {}]))
         _check(r, "RegisterAdvertisement")
         self._adv_task = asyncio.ensure_future(self._roll_adv(self._adv))
+        self.advertising.set()
 
     async def _roll_adv(self, adv):
         # bluezoo announces a device once; changing ServiceData makes it announce again.
@@ -572,6 +576,7 @@ class BluezRadio:
     async def _adv_stop(self):
         if self._adv is None:
             return
+        self.advertising.clear()
         if self._adv_task is not None:
             self._adv_task.cancel()
             self._adv_task = None

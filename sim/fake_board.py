@@ -78,6 +78,11 @@ class FakeBoard:
         self._w = None
         self._gen = None
         self._replay = None
+        self.cursor = first_seq
+        self._marker_session = None
+        self._wake = asyncio.Event()
+        self._streamer = None
+        self.lose_next = 0                 # test hook: drop this many event notifications at the board
         self._t_ms = 0
         for n in offline_sessions:
             self._log_session(n)
@@ -109,6 +114,7 @@ class FakeBoard:
         self._write_status()
         self._advertise()
         await self._w.drain()
+        self._streamer = asyncio.ensure_future(self._stream())
         try:
             while True:
                 line = await r.readline()
@@ -117,7 +123,7 @@ class FakeBoard:
                 await self._on_radio(json.loads(line))
                 await self._w.drain()
         finally:
-            for t in (self._gen, self._replay):
+            for t in (self._gen, self._replay, self._streamer):
                 if t is not None:
                     t.cancel()
 
@@ -149,7 +155,10 @@ class FakeBoard:
             self.conn = m["conn"]
             self.mtu = P.DEFAULT_MTU
             self.authorized = False
+            self.cursor = self.next_seq        # a new link streams live: records after last_seq
+            self._marker_session = None
             self.send({"op": "adv_stop"})
+            self._wake.set()
         elif op == "disconnect":
             if m["conn"] == self.conn:
                 self.conn = None
@@ -202,8 +211,7 @@ class FakeBoard:
                 return
             if self._gen is not None:
                 self._gen.cancel()
-            rec = self._emit((E.EV_POSTURE, self._t_ms + 1, E.P_UPRIGHT, E.P_SUPINE, 0, 0, 0, 0))
-            self._notify(H_EVENT, P.event_record(*rec))
+            self._emit((E.EV_POSTURE, self._t_ms + 1, E.P_UPRIGHT, E.P_SUPINE, 0, 0, 0, 0))
             self.in_session = False
             self._respond(op, tok, P.ERR_OK, P.encode_u32(self.session))
             self._write_status()
@@ -211,7 +219,10 @@ class FakeBoard:
             self.hints.append(args[0])
             self._respond(op, tok, P.ERR_OK)
         elif op == P.OP_REPLAY:
-            self._start_replay(op, tok, [r for r in self.log if r[1] >= args[0]])
+            self.cursor = args[0]
+            self._marker_session = None
+            self._respond(op, tok, P.ERR_OK, P.encode_u32(self.next_seq - 1))
+            self._wake.set()
         elif op == P.OP_REPLAY_SESSION:
             s, frm = args
             if s not in self.sessions:
@@ -238,21 +249,58 @@ class FakeBoard:
 
     def _start_replay(self, op, tok, recs):
         if self._replay is not None and not self._replay.done():
-            self._replay.cancel()
-        self._respond(op, tok, P.ERR_OK, P.encode_u32(len(recs)))
-        self._replay = asyncio.ensure_future(self._send_records([(r[1], r[2]) for r in recs]))
+            self._respond(op, tok, P.ERR_BUSY)
+            return
+        self._replay = asyncio.ensure_future(self._send_session(op, tok, recs))
 
-    async def _send_records(self, recs):
-        for pkt in P.pack_events(recs, P.payload_size(self.mtu)):
+    def _packets(self, recs):
+        """(session, seq, ev) records -> notifications, with session markers as the firmware sends them."""
+        out = []
+        for sess, seq, ev in recs:
+            if sess != self._marker_session:
+                out.append((None, seq, (P.REC_SESSION, 0, sess, self.sessions.get(sess, 0), 0, 0, 0, 0)))
+                self._marker_session = sess
+            out.append((sess, seq, ev))
+        return P.pack_events([(seq, ev) for _s, seq, ev in out], P.payload_size(self.mtu))
+
+    def _event_notify(self, pkt):
+        if self.lose_next > 0:
+            self.lose_next -= 1
+            return
+        self._notify(H_EVENT, pkt)
+
+    async def _send_session(self, op, tok, recs):
+        """A session replay: the live stream waits; the answer comes after the last record."""
+        self._marker_session = None
+        frm = recs[-1][1] + 1 if recs else 0
+        for pkt in self._packets(recs):
             if self.conn is None:
                 return
-            self._notify(H_EVENT, pkt)
+            self._event_notify(pkt)
             await self._w.drain()
+        self._marker_session = None
+        self._respond(op, tok, P.ERR_OK, P.encode_u32(frm))
+        self._wake.set()
+
+    async def _stream(self):
+        """The live stream: records from the cursor on, in order, whenever the link is up."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.conn is not None and (self._replay is None or self._replay.done()):
+                todo = [r for r in self.log if r[1] >= self.cursor][:64]
+                if not todo:
+                    break
+                for pkt in self._packets(todo):
+                    self._event_notify(pkt)
+                self.cursor = todo[-1][1] + 1
+                await self._w.drain()
 
     def _emit(self, ev):
         seq = self.next_seq
         self.next_seq += 1
         self.log.append((self.session, seq, ev))
+        self._wake.set()
         return seq, ev
 
     async def _generate(self):
@@ -264,10 +312,7 @@ class FakeBoard:
                 self._t_ms += 40
                 recs.append(self._emit(script_event(n, self._t_ms)))
                 n += 1
-            if self.conn is not None:
-                for pkt in P.pack_events(recs, P.payload_size(self.mtu)):
-                    self._notify(H_EVENT, pkt)
-                await self._w.drain()
+            self._wake.set()
             if period:
                 await asyncio.sleep(period * len(recs))
             else:

@@ -41,6 +41,7 @@ ADAPTER_ENV = "REPBELT_ADAPTER"
 SCAN_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 20.0
 COMMAND_TIMEOUT_S = 5.0
+SESSION_REPLAY_TIMEOUT_S = 300.0   # the board answers a session replay after its last record
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0)
 RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording ends with an error
 REPLAY_SETTLE_S = 1.5           # a gap still open this long after its replay ended is given up
@@ -292,6 +293,8 @@ class BoardClient:
         self._replay_until = 0.0
         self._disconnected_at = None
         self.failure = None               # UserError that ended the link for good
+        self.stream_session = None        # board session of the records being delivered (session marker)
+        self.stream_wall_s = None
         self.follow_tail = True           # live recording: status.last_seq ahead of us means loss
         self.session_filter = None        # sync: replays go to this board session only
         self.stats = {"events": 0, "duplicates": 0, "gaps": 0, "replays": 0, "reconnects": 0,
@@ -471,10 +474,14 @@ class BoardClient:
             raise UserError("the board listed %d sessions but sent %d: retry `repbelt sync`" % (count, len(infos)))
         return infos
 
-    async def replay_session(self, session, from_seq):
+    async def replay_session(self, session, from_seq, timeout_s=SESSION_REPLAY_TIMEOUT_S):
+        """Replay one stored session; returns once the board says it sent every record."""
         self.stats["replays"] += 1
-        self._replay_until = time.monotonic() + REPLAY_SETTLE_S
-        await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF)
+        self._replay_until = time.monotonic() + timeout_s
+        try:
+            await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF, timeout_s=timeout_s)
+        finally:
+            self._replay_until = time.monotonic() + REPLAY_SETTLE_S
 
     async def delete_session(self, session):
         await self.command(P.OP_DELETE_SESSION, session)
@@ -535,9 +542,21 @@ class BoardClient:
             self.accept(recs)
 
     def accept(self, recs):
-        """Deliver records not seen before, track the contiguous watermark, react to gaps."""
+        """Deliver records not seen before, track the contiguous watermark, react to gaps.
+
+        Session markers (REC_SESSION) are not events: they say which board
+        session the records after them belong to (`self.stream_session` while
+        `on_events` runs).
+        """
         new = []
         for seq, ev in recs:
+            if ev[0] == P.REC_SESSION:
+                if new:
+                    self._deliver(new)
+                    new = []
+                self.stream_session = ev[2]
+                self.stream_wall_s = ev[3] or None
+                continue
             wm = self.watermark
             if wm is None:
                 self.watermark = wm = seq - 1
@@ -554,13 +573,16 @@ class BoardClient:
             else:
                 self._above.add(seq)
         if new:
-            self.stats["events"] += len(new)
-            if self.on_events is not None:
-                self.on_events(new)
+            self._deliver(new)
         if self._above:
             self._note_gap()
         else:
             self._gap_since = None
+
+    def _deliver(self, new):
+        self.stats["events"] += len(new)
+        if self.on_events is not None:
+            self.on_events(new)
 
     def _note_gap(self):
         if self._gap_since is None:

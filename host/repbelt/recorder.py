@@ -29,7 +29,7 @@ log = logging.getLogger("repbelt.recorder")
 FLUSH_S = 0.5
 BATCH_MAX = 1000
 FINAL_WAIT_S = 10.0     # after stop: time allowed for the last events (and their replays)
-SYNC_WAIT_S = 30.0      # per synced session, after its replay started
+SYNC_SETTLE_S = 5.0     # after a session replay's answer, for records still in flight (and gap replays)
 
 
 class LiveState:
@@ -192,6 +192,8 @@ class Recorder:
         self.board_session = None
         self.started_wall = None
         self._buf = []
+        self._other = {}               # board session -> store session, for sessions other than ours
+        self._pending_other = {}
         self._flusher = None
         self._ticker = None
         self._stopping = False
@@ -237,8 +239,24 @@ class Recorder:
             await self._send_hint()
         return self.session_id
 
+    def _store_session(self, board_session):
+        """Store session id for a board session seen in the stream (the live one, or one it moved to)."""
+        if board_session is None or board_session == self.board_session:
+            return self.session_id
+        sid = self._other.get(board_session)
+        if sid is None:
+            # the board moved to another session (a reset, a session started on the board itself)
+            wall = self.client.stream_wall_s or time.time()
+            sid = self.store.begin_session(self.device_id, board_session, started=wall, source=self.source)
+            self._other[board_session] = sid
+        return sid
+
     def on_events(self, recs):
-        self._buf.extend(recs)
+        sid = self._store_session(self.client.stream_session)
+        if sid != self.session_id:
+            self._pending_other.setdefault(sid, []).extend(recs)
+        else:
+            self._buf.extend(recs)
         for _seq, ev in recs:
             self.state.apply(ev)
             if self.guide is not None and self.guide.on_event(ev):
@@ -247,7 +265,12 @@ class Recorder:
             self.flush()
 
     def flush(self):
-        """Commit the buffered events now (one transaction)."""
+        """Commit the buffered events now (one transaction per session)."""
+        for sid, recs in list(self._pending_other.items()):
+            if recs:
+                self.store.add_events(sid, recs)
+                self.state.stored += len(recs)
+        self._pending_other.clear()
         if not self._buf:
             return 0
         batch, self._buf = self._buf, []
@@ -307,6 +330,8 @@ class Recorder:
         self.flush()
         complete = target is None or (c.watermark is not None and c.watermark >= target)
         self.store.end_session(self.session_id)
+        for sid in self._other.values():
+            self.store.end_session(sid)
         return self.summary(complete, target)
 
     def summary(self, complete=True, target=None):
@@ -342,7 +367,7 @@ async def sync_board(client, store, device_id, delete=False, progress=None):
             client.watermark = (have if have is not None else first - 1)
             client.session_filter = board_session
             await client.replay_session(board_session, client.watermark + 1)
-            deadline = time.monotonic() + SYNC_WAIT_S
+            deadline = time.monotonic() + SYNC_SETTLE_S
             while client.watermark < last and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
                 if len(got) >= BATCH_MAX:

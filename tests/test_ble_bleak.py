@@ -1,0 +1,194 @@
+"""The host's BLE client through bleak's real BlueZ code path, against mock BlueZ (bluezoo) and a board on the air.
+
+Fresh bus + bluezoo per test. The board here is sim/fake_board.py (real
+rb_protocol bytes, scripted events); test_ble_firmware.py runs the real
+firmware instead.
+"""
+import asyncio
+import time
+
+import pytest
+
+from blehelpers import BOARD_NAME, bleak_rig, mock_bluez, wait_for
+
+from repbelt.ble import BoardClient
+from repbelt.errors import UserError
+from repbelt.recorder import Recorder
+from repbelt.store import Store
+from sim.bluez_bridge import BOARD_ADDRESS
+
+import rb_protocol as P
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_scan_finds_the_board():
+    async def go(mb):
+        async with bleak_rig(mb):
+            boards = await BoardClient().scan(4.0)
+            return boards
+    with mock_bluez() as mb:
+        boards = run(go(mb))
+    assert [(b.name, b.address) for b in boards] == [(BOARD_NAME, BOARD_ADDRESS)]
+
+
+def test_connect_pairs_bonds_and_streams_2000_events_in_order(tmp_path):
+    n = 2000
+
+    async def go(mb):
+        async with bleak_rig(mb, events_per_session=n, rate_hz=0, burst=8) as (radio, air, fb):
+            store = Store.open(tmp_path / "db.sqlite")
+            c = BoardClient()
+            board = await c.connect()                       # the only board in range
+            assert board.name == BOARD_NAME
+            assert c.mtu == 247                             # through bleak's AcquireWrite MTU query
+            assert c.status["authorized"]                   # bleak pair() -> board saw an encrypted, bonded link
+            dev = store.add_device(board.address, name=board.name, bonded=True)
+            rec = Recorder(c, store, dev)
+            t0 = time.perf_counter()
+            await rec.start()
+            assert fb.time_set and fb.in_session
+            assert await wait_for(lambda: rec.state.received >= n, 60)
+            dt = time.perf_counter() - t0
+            summary = await rec.stop()
+            await c.close()
+            evs = store.events(rec.session_id)
+            store.close()
+            return evs, summary, fb, dt
+    with mock_bluez() as mb:
+        evs, summary, fb, dt = run(go(mb))
+    board_recs = [(seq, ev) for _s, seq, ev in fb.log]
+    assert len(evs) == n + 1                                # + the closing POSTURE logged at stop
+    assert evs == board_recs                                # same seqs, same tuples, nothing doubled
+    assert summary["complete"] and summary["stats"]["duplicates"] == 0
+    assert n / dt > 200, "recorder stored only %.0f events/s" % (n / dt)
+
+
+def test_link_drop_reconnects_and_replays_every_seq_exactly_once(tmp_path):
+    n = 1200
+
+    async def go(mb):
+        async with bleak_rig(mb, events_per_session=n, rate_hz=600, burst=3) as (radio, air, fb):
+            store = Store.open(tmp_path / "db.sqlite")
+            links = []
+            c = BoardClient(on_link=links.append)
+            board = await c.connect(BOARD_NAME)
+            rec = Recorder(c, store, store.add_device(board.address, name=board.name))
+            await rec.start()
+            for k in (1, 2, 3):
+                assert await wait_for(lambda: rec.state.received >= 300 * k, 30)
+                assert await radio.drop_link()             # Device1.Disconnect on the host's device object
+                assert await wait_for(lambda: c.connected, 30)
+            assert await wait_for(lambda: len(fb.log) >= n and c.watermark >= fb.next_seq - 1, 60)
+            summary = await rec.stop()
+            await c.close()
+            seqs = [s for s, _ in store.events(rec.session_id)]
+            store.close()
+            return seqs, summary, links, fb, radio.stats
+    with mock_bluez() as mb:
+        seqs, summary, links, fb, rstats = run(go(mb))
+    assert seqs == [seq for _s, seq, _e in fb.log]
+    assert len(seqs) == len(set(seqs)) == n + 1
+    assert summary["stats"]["drops"] == 3 and summary["stats"]["reconnects"] == 3
+    assert links.count("reconnecting") == 3
+    assert rstats["connects"] == 4 and rstats["disconnects"] >= 3
+
+
+def test_lost_notifications_are_detected_and_replayed(tmp_path):
+    n = 800
+
+    async def go(mb):
+        async with bleak_rig(mb, loss_p=0.05, events_per_session=n, rate_hz=800, burst=2) as (radio, air, fb):
+            store = Store.open(tmp_path / "db.sqlite")
+            c = BoardClient()
+            board = await c.connect(BOARD_NAME)
+            rec = Recorder(c, store, store.add_device(board.address))
+            await rec.start()
+            assert await wait_for(lambda: len(fb.log) >= n, 30)
+            summary = await rec.stop()
+            await c.close()
+            seqs = [s for s, _ in store.events(rec.session_id)]
+            store.close()
+            return seqs, summary, fb, dict(radio.stats)
+    with mock_bluez() as mb:
+        seqs, summary, fb, rstats = run(go(mb))
+    assert rstats["lost"] > 0                                # the radio really dropped notifications
+    assert summary["stats"]["gaps"] > 0 and summary["stats"]["replays"] > 0
+    assert seqs == [seq for _s, seq, _e in fb.log]           # ... and every seq arrived anyway, once
+    assert summary["complete"]
+
+
+def test_unpaired_link_is_refused_by_the_board():
+    async def go(mb):
+        async with bleak_rig(mb) as (radio, air, fb):
+            c = BoardClient()
+            await c.connect(BOARD_NAME, pair=False)
+            assert not c.status["authorized"]
+            with pytest.raises(UserError) as ei:
+                await c.set_time()
+            await c.close()
+            return str(ei.value)
+    with mock_bluez() as mb:
+        msg = run(go(mb))
+    assert "not_authorized" in msg and "pair" in msg
+
+
+def test_board_with_old_protocol_version_gives_a_clear_error():
+    async def go(mb):
+        async with bleak_rig(mb, protocol_version=0, firmware="0.0.9"):
+            c = BoardClient()
+            with pytest.raises(UserError) as ei:
+                await c.connect(BOARD_NAME)
+            return str(ei.value)
+    with mock_bluez() as mb:
+        msg = run(go(mb))
+    assert msg.count("\n") == 0
+    assert "old firmware" in msg and "firmware 0.0.9" in msg and "protocol version 0" in msg
+    assert "repbelt deploy" in msg
+
+
+def test_no_adapter_gives_a_clear_error():
+    with mock_bluez(adapters=()):
+        with pytest.raises(UserError) as ei:
+            run(BoardClient(adapter="").scan(1.0))
+    assert "no Bluetooth adapter found" in str(ei.value)
+
+
+def test_bluetooth_service_missing_gives_a_clear_error():
+    with mock_bluez(bluezoo=False):
+        with pytest.raises(UserError) as ei:
+            run(BoardClient().scan(1.0))
+    assert "BlueZ" in str(ei.value) and "systemctl start bluetooth" in str(ei.value)
+
+
+def test_no_board_in_range():
+    with mock_bluez():
+        with pytest.raises(UserError) as ei:
+            run(BoardClient().connect(None, scan_timeout_s=1.5))
+    assert "no repbelt board found" in str(ei.value)
+
+
+def test_sync_pulls_offline_sessions_and_deletes_only_complete_copies(tmp_path):
+    from repbelt.recorder import sync_board
+
+    async def go(mb):
+        async with bleak_rig(mb, offline_sessions=(150, 70)) as (radio, air, fb):
+            store = Store.open(tmp_path / "db.sqlite")
+            c = BoardClient()
+            board = await c.connect(BOARD_NAME)
+            dev = store.add_device(board.address)
+            rows = await sync_board(c, store, dev, delete=True)
+            await c.close()
+            got = {r[0]: [s for s, _ in store.events(r[1])] for r in rows}
+            store.close()
+            return rows, got, fb
+    with mock_bluez() as mb:
+        rows, got, fb = run(go(mb))
+    assert [(r[0], r[2], r[3], r[4]) for r in rows] == [(1, 150, True, 150), (2, 70, True, 70)]
+    assert got[1] == list(range(1, 151)) and got[2] == list(range(151, 221))
+    assert fb.sessions == {} and fb.log == []                # deleted on the board after the verified copy
+    assert P.OP_DELETE_SESSION in fb.commands
