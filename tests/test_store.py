@@ -86,7 +86,7 @@ def test_same_batch_twice_and_overlapping_replays_store_each_event_once(db):
         # a reconnect replays from seq 5: only the unseen tail is new
         assert st.add_events(sid, evs[5:]) == len(evs) - 10
         assert st.add_events(sid, evs) == 0
-        assert st.count("events") == len(evs)
+        assert st.count("events") == len(evs) == st.event_count(sid)
         assert st.last_seq(session_id=sid) == len(evs) - 1
         assert st.last_seq(device_id=dev) == len(evs) - 1
         # the same board session resumes the same stored session
