@@ -80,6 +80,7 @@ class Engine:
         self._lf0 = self._lf1 = self._lf2 = self._lf3 = 0
         self._reset_filters()
         self.posture = E.P_UNKNOWN
+        self._posture_t = 0
         self._cand_posture = E.P_UNKNOWN
         self._cand_since = 0
         self._reset_rep_state()
@@ -309,6 +310,7 @@ class Engine:
         if t - self._cand_since >= self.tun["POSTURE_SETTLE_MS"]:
             prev = self.posture
             self.posture = p
+            self._posture_t = t
             self._posture_changed(t)
             self.emit((E.EV_POSTURE, t, p, prev, 0, 0, 0, 0))
 
@@ -317,15 +319,29 @@ class Engine:
         self._end_set(t)
         self._pend_n = 0
         self._reset_rep_state()
+        self._last_quiet_t = t
         b = self._b16
         g = self._g16
         gx = g[0] >> 4
         gy = g[1] >> 4
         gz = g[2] >> 4
         gn = isqrt(gx * gx + gy * gy + gz * gz) or 1
-        b[0] = (gx * 1000 // gn) << 4
-        b[1] = (gy * 1000 // gn) << 4
-        b[2] = (gz * 1000 // gn) << 4
+        ux = gx * 1000 // gn
+        uy = gy * 1000 // gn
+        uz = gz * 1000 // gn
+        # lying down, the first rep may already be under way when the posture
+        # settles: a start far from flat lying is not a rest position
+        cz = 0
+        if self.posture == E.P_SUPINE:
+            cz = -1000
+        elif self.posture == E.P_PRONE:
+            cz = 1000
+        if cz and uz * cz < self.tun["SEED_MAX_COS"] * 1000:
+            ux = uy = 0
+            uz = cz
+        b[0] = ux << 4
+        b[1] = uy << 4
+        b[2] = uz << 4
         self._hold_since = t
 
     # ---------------------------------------------------------- excursions
@@ -338,6 +354,7 @@ class Engine:
         self._lunge_state = 0
         self._lunge_start = 0
         self._lunge_min = 0
+        self._lunge_hi = 0
 
     def _excursion(self, t, ux, uy, uz):
         p = self.posture
@@ -360,10 +377,11 @@ class Engine:
         if not self._ex_active:
             if dev < tn["REP_LO_MILLI"]:
                 self._last_quiet_t = t
-                k = tn["BASE_SHIFT"]
-                b[0] += ((ux << 4) - b[0]) >> k
-                b[1] += ((uy << 4) - b[1]) >> k
-                b[2] += ((uz << 4) - b[2]) >> k
+            # the baseline follows the resting position
+            k = tn["BASE_SHIFT"]
+            b[0] += ((ux << 4) - b[0]) >> k
+            b[1] += ((uy << 4) - b[1]) >> k
+            b[2] += ((uz << 4) - b[2]) >> k
             if dev > tn["REP_HI_MILLI"]:
                 self._ex_active = True
                 self._ex_start = self._last_quiet_t
@@ -384,7 +402,7 @@ class Engine:
         # cat-cow swings straight through neutral: a sign change of the
         # dominant pitch past the threshold closes one excursion and opens the next
         hi = tn["REP_HI_MILLI"]
-        if ap >= ar and ap > hi:
+        if p == E.P_PRONE and ap >= ar and ap > hi:
             sgn = 1 if pitch > 0 else -1
             if self._ex_sign == 0:
                 self._ex_sign = sgn
@@ -438,7 +456,9 @@ class Engine:
         else:
             rng = ap
             if self.posture == E.P_SUPINE:
-                kind = E.K_BRIDGE if ap >= tn["BRIDGE_MIN_MILLI"] else E.K_PELVIC_TILT
+                # hip extension lifts the hips: the head end of the pelvis tips
+                # down; a posterior pelvic tilt tips it the other way
+                kind = E.K_BRIDGE if pk_p > 0 else E.K_PELVIC_TILT
             else:
                 # leg raise or half a cat-cow: the set decides (by sign pattern)
                 kind = E.K_LEG_RAISE
@@ -452,6 +472,7 @@ class Engine:
             self._vel16 = self._pos16 = 0
             self._av16 = av << 4
             self._lunge_state = 0
+            self._lunge_hi = 0
             return
         self._av16 += ((av << 4) - self._av16) >> 6
         a = av - (self._av16 >> 4)                      # mg, gravity removed
@@ -462,22 +483,31 @@ class Engine:
         self._pos16 -= self._pos16 >> 5
         pos = self._pos16 >> 4
         tn = self.tun
+        # the leaky estimate wanders, so a lunge is a swing: a drop from the
+        # recent high, then a rise from the low
         if self._lunge_state == 0:
-            if pos > -tn["LUNGE_BACK_MM"]:
+            if pos >= self._lunge_hi:
+                self._lunge_hi = pos
                 self._lunge_start = t
-            if pos < -tn["LUNGE_DROP_MM"]:
+            else:
+                self._lunge_hi -= (self._lunge_hi - pos) >> 5
+            if pos < self._lunge_hi - tn["LUNGE_DROP_MM"]:
                 self._lunge_state = 1
                 self._lunge_min = pos
         else:
             if pos < self._lunge_min:
                 self._lunge_min = pos
-            if pos > -tn["LUNGE_BACK_MM"]:
+            if pos > self._lunge_min + tn["LUNGE_RISE_MM"]:
                 self._lunge_state = 0
+                self._lunge_hi = pos
                 dur = t - self._lunge_start
+                self._lunge_start = t
                 if tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"] and not self.steps.walking:
-                    self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, -self._lunge_min)
+                    self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, self._lunge_hi - self._lunge_min)
             elif t - self._lunge_start > tn["LUNGE_MAX_MS"]:
                 self._lunge_state = 0
+                self._lunge_hi = pos
+                self._lunge_start = t
 
     # ---------------------------------------------------------------- sets
     def _reset_set(self):

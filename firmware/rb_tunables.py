@@ -19,11 +19,11 @@ DEFAULTS = {
     "REP_MIN_MS": 600,
     "REP_MAX_MS": 9000,
     "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
-    "BRIDGE_MIN_MILLI": 240,      # supine pitch excursion above ~14 deg: bridge, below: pelvic tilt
+    "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
     "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
     "CATCOW_PAIR_MS": 2500,       # opposite pitch excursions closer than this pair into one cat-cow
-    "LUNGE_DROP_MM": 90,          # lunge: pelvis (leaky-integrated) drop beyond this
-    "LUNGE_BACK_MM": 35,
+    "LUNGE_DROP_MM": 60,          # lunge: pelvis (leaky-integrated height) drops this far below its recent high
+    "LUNGE_RISE_MM": 150,         # ... then rises this far above the low
     "LUNGE_MIN_MS": 800,
     "LUNGE_MAX_MS": 7000,
     "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
