@@ -237,6 +237,7 @@ class EventLog:
         self.pending = 0
         self.total_bytes = 0
         self._faults = []
+        self._failing = False
         self._f = None
         self._cur_path = None
         self._meta_sid = 0
@@ -392,10 +393,12 @@ class EventLog:
 
     # ------------------------------------------------------------- faults
     def _write_failed(self, e):
+        # one fault per episode of failures (the counter has them all)
         self.write_errors += 1
         code = e.args[0] if e.args else EIO
-        if len(self._faults) < MAX_PENDING_FAULTS:
+        if not self._failing and len(self._faults) < MAX_PENDING_FAULTS:
             self._faults.append((rb_events.F_LOG_WRITE, code))
+        self._failing = True
 
     def pop_fault(self):
         """Oldest pending (F_LOG_WRITE, errno) or None."""
@@ -507,6 +510,7 @@ class EventLog:
                 self._f = None
                 return False
             self.pending -= 1
+            self._failing = False
             info = self._cur_info()
             if info is not None:
                 info[5] += RECORD_BYTES

@@ -1,0 +1,424 @@
+"""The board application: asyncio wiring of sensor -> engine -> log -> BLE.
+
+Tasks: sensor (FIFO bursts every SENSOR_PERIOD_MS, each sample fed to the
+engine at its FIFO time), status (Status characteristic, battery), button
+(short press: start/stop a session; long press: open the BLE pairing
+window), LED (rb_led patterns) and the BLE tasks of rb_ble.
+
+Sessions: one starts at boot (the belt records as soon as it is switched
+on; AUTOSTART), the button or the Control characteristic stop and start
+them. Engine time is sample time since the session's first sample.
+
+Ticks (`time.ticks_ms`) are used only for scheduling, always through
+ticks_diff/ticks_add; the tick source is injectable (App(ticks_ms=...)).
+"""
+import asyncio
+import time
+
+import bluetooth
+import rb_board
+import rb_events as E
+import rb_protocol as P
+
+FW_VERSION = (0, 1, 0)
+AUTOSTART = True
+SENSOR_PERIOD_MS = 150        # FIFO holds ~850 ms at 100 Hz: plenty of margin
+SENSOR_RETRY_MS = 5000        # a missing sensor is probed again this often
+STATUS_PERIOD_MS = 1000
+BATTERY_PERIOD_MS = 30000
+BUTTON_POLL_MS = 50
+BUTTON_LONG_MS = 3000
+RAW_CHUNK_MAX = 20            # samples per raw notification at most
+
+APP = None                    # the running App (tests and the REPL reach it here)
+
+
+class App:
+    def __init__(self, ble=None, board=rb_board, ticks_ms=None, autostart=AUTOSTART):
+        # BLE first: on ESP32 it needs its memory before big allocations
+        self.ble = ble if ble is not None else bluetooth.BLE()
+        self.ble.active(True)
+        self.board = board
+        self.ticks_ms = ticks_ms or time.ticks_ms
+        self.autostart = autostart
+        import rb_config
+        import rb_log
+        self.cfg = rb_config.Config(board.CONFIG_PATH)
+        self.log = rb_log.EventLog(board.LOG_DIR, max_bytes=board.LOG_MAX_BYTES)
+        self.led = board.make_led()
+        self.button = board.make_button()
+        self.name = board.device_name(self.cfg.get("name"))
+        self.engine = None
+        self.session = False
+        self.calibrating = False
+        self.t0 = None                # FIFO time of the session's first sample
+        self.t_last = 0               # last sample time (session time when in a session)
+        self.health = P.HEALTH_OK
+        self.raw_on = False
+        self.time_offset_s = None     # unix seconds - time.time(), once set
+        self.battery = None
+        self.mpu = None
+        self.sensor_ok = False
+        self.samples = 0
+        self.loops = 0
+        self.events = 0
+        import rb_ble
+        self.p = rb_ble.Peripheral(self.ble, self.name, self.log, self.command, self.fault,
+                                   fw=FW_VERSION, ticks_ms=self.ticks_ms)
+        self._status_cache = None
+        self._raw_buf = None
+        self._raw_rows = None
+
+    # ------------------------------------------------------------ events
+    def _emit(self, ev):
+        self.log.append(ev)
+        self.events += 1
+        if ev[0] == E.EV_CALIBRATED:
+            self._calibrated(ev)
+        self.p.kick()
+
+    def fault(self, code, detail=0):
+        """Log a fault event (any task); sensor faults also set the health."""
+        if code in (E.F_SENSOR_MISSING, E.F_I2C_ERROR, E.F_FIFO_OVERFLOW):
+            self.health = code
+        self._emit((E.EV_FAULT, self.t_last, code, detail, 0, 0, 0, 0))
+        f = self.log.pop_fault()
+        while f is not None:
+            self.log.append((E.EV_FAULT, self.t_last, f[0], f[1], 0, 0, 0, 0))
+            f = self.log.pop_fault()
+
+    def _new_engine(self, mount_name=None):
+        import rb_engine
+        import rb_tunables
+        tun = dict(rb_tunables.DEFAULTS)
+        th = self.cfg.get("thresholds") or {}
+        for k in th:
+            if k in tun:
+                tun[k] = int(th[k])
+        mount = mount_name or self.cfg.get("mount")
+        rot = self.cfg.get("rotation")
+        if mount == "fixed" and rot:
+            code = rb_engine.MOUNT_FIXED
+        else:
+            code = rb_engine.mount_code(mount)
+        has_gyro = self.mpu.has_gyro if self.mpu else bool(self.cfg.get("use_gyro"))
+        rate = self.mpu.rate_hz if self.mpu else self.cfg.get("rate_hz")
+        return rb_engine.Engine(rate_hz=rate, has_gyro=has_gyro, mount=code,
+                                rotation=tuple(rot) if (rot and code == rb_engine.MOUNT_FIXED) else None,
+                                tun=tun, emit=self._emit)
+
+    # ------------------------------------------------------------ sessions
+    def start_session(self, calibrate=False):
+        if self.session:
+            return None
+        wall = 0
+        if self.time_offset_s is not None:
+            wall = time.time() + self.time_offset_s
+        sid = self.log.start_session(wall_s=wall)
+        self.engine = self._new_engine("calibrate" if calibrate else None)
+        self.calibrating = calibrate
+        self.session = True
+        self.t0 = None
+        self.t_last = 0
+        self.led_state()
+        self.update_status()
+        return sid
+
+    def stop_session(self):
+        if not self.session:
+            return None
+        self.engine.finish(self.t_last)
+        sid = self.log.session_id
+        self.session = False
+        self.calibrating = False
+        self.engine = None
+        self.log.end_session()
+        self.led_state()
+        self.update_status()
+        self.p.kick()
+        return sid
+
+    def _calibrated(self, ev):
+        self.calibrating = False
+        if ev[2] == E.CAL_OK and self.engine is not None:
+            try:
+                self.cfg.set("rotation", list(self.engine.rotation))
+                self.cfg.set("mount", "fixed")
+                self.cfg.save()
+            except (ValueError, OSError) as e:
+                self.fault(E.F_CONFIG_INVALID if isinstance(e, ValueError) else E.F_LOG_WRITE, 0)
+        self.led_state()
+        self.update_status()
+
+    # ------------------------------------------------------------ control
+    def command(self, op, token, args):
+        """App-level Control commands (rb_ble handles replay/sync/security)."""
+        if op == P.OP_START_SESSION:
+            sid = self.start_session()
+            if sid is None:
+                return P.ERR_BAD_STATE, b""
+            return P.ERR_OK, P.encode_u32(sid)
+        if op == P.OP_STOP_SESSION:
+            sid = self.stop_session()
+            if sid is None:
+                return P.ERR_BAD_STATE, b""
+            return P.ERR_OK, P.encode_u32(sid)
+        if op == P.OP_HINT:
+            kind = args[0]
+            if kind >= len(E.KIND_NAMES):
+                return P.ERR_BAD_VALUE, b""
+            if self.engine is None:
+                return P.ERR_BAD_STATE, b""
+            self.engine.hint(kind)
+            return P.ERR_OK, b""
+        if op == P.OP_CALIBRATE:
+            if self.session:
+                self.stop_session()
+            sid = self.start_session(calibrate=True)
+            return P.ERR_OK, P.encode_u32(sid)
+        if op == P.OP_SET_CONFIG:
+            return self._set_config(args[0], args[1])
+        if op == P.OP_SET_TIME:
+            self.time_offset_s = args[0] - time.time()
+            self.update_status()
+            return P.ERR_OK, b""
+        if op == P.OP_RAW_START:
+            self.raw_on = True
+            self.update_status()
+            return P.ERR_OK, b""
+        if op == P.OP_RAW_STOP:
+            self.raw_on = False
+            self.update_status()
+            return P.ERR_OK, b""
+        if op == P.OP_GET_STATUS:
+            return P.ERR_OK, self.status_block()
+        return P.ERR_UNKNOWN_OP, b""
+
+    def _set_config(self, key, value):
+        import rb_tunables
+        try:
+            if key in rb_tunables.DEFAULTS:
+                if not isinstance(value, int) or value is True or value is False:
+                    return P.ERR_BAD_VALUE, b""
+                th = dict(self.cfg.get("thresholds") or {})
+                th[key] = value
+                self.cfg.set("thresholds", th)
+            else:
+                self.cfg.set(key, value)
+        except (ValueError, KeyError, TypeError):
+            return P.ERR_BAD_VALUE, b""
+        try:
+            self.cfg.save()
+        except OSError:
+            return P.ERR_STORAGE, b""
+        # thresholds and mount apply from the next session, sensor settings from the next boot
+        self.update_status()
+        return P.ERR_OK, b""
+
+    # ------------------------------------------------------------ status
+    def status_block(self):
+        st = P.ST_IDLE
+        if self.health in (E.F_SENSOR_MISSING,) and not self.sensor_ok:
+            st = P.ST_FAULT
+        elif self.calibrating:
+            st = P.ST_CALIBRATING
+        elif self.session:
+            st = P.ST_SESSION
+        fl = 0
+        if self.time_offset_s is not None:
+            fl |= P.SF_TIME_SET
+        if self.cfg.get("mount") == "fixed" and self.cfg.get("rotation"):
+            fl |= P.SF_MOUNT_CALIBRATED
+        if self.raw_on:
+            fl |= P.SF_RAW_ON
+        if self.p.authorized:
+            fl |= P.SF_AUTHORIZED
+        if self.cfg.invalid:
+            fl |= P.SF_CONFIG_INVALID
+        if getattr(self.log, "full", False):
+            fl |= P.SF_LOG_FULL
+        return P.encode_status(st, fl, self.log.session_id, self.log.last_seq,
+                               self.battery, self.health, FW_VERSION)
+
+    def update_status(self):
+        b = self.status_block()
+        if b != self._status_cache:
+            self._status_cache = b
+            self.p.set_status(b)
+
+    def led_state(self):
+        import rb_led
+        if self.health == E.F_SENSOR_MISSING and not self.sensor_ok:
+            pat = rb_led.PAT_FAULT_SENSOR
+        elif self.calibrating:
+            pat = rb_led.PAT_CALIBRATING
+        elif self.session:
+            pat = rb_led.PAT_RECORDING
+        elif self.p.connected:
+            pat = rb_led.PAT_CONNECTED
+        else:
+            pat = rb_led.PAT_ADVERTISING
+        self.led.set(pat)
+
+    # ------------------------------------------------------------ sensor
+    def _start_sensor(self):
+        if self.mpu is None:
+            self.mpu = self.board.make_mpu(self.board.make_i2c(), self.cfg)
+        try:
+            self.mpu.start()
+        except OSError as e:
+            # rb_mpu.SensorError is an OSError; a bus error while probing counts too
+            if self.sensor_ok or self.health != E.F_SENSOR_MISSING:
+                self.fault(E.F_SENSOR_MISSING, getattr(e, "errno", 0) or 0)
+            self.sensor_ok = False
+            self.health = E.F_SENSOR_MISSING
+            self.led_state()
+            self.update_status()
+            return False
+        self.sensor_ok = True
+        if self.health == E.F_SENSOR_MISSING:
+            self.health = P.HEALTH_OK
+        self.led_state()
+        self.update_status()
+        return True
+
+    async def sensor_task(self):
+        while not self._start_sensor():
+            await asyncio.sleep_ms(SENSOR_RETRY_MS)
+        mpu = self.mpu
+        due = self.ticks_ms()
+        while True:
+            n = mpu.read_fifo()
+            self.loops += 1
+            f = mpu.pop_fault()
+            while f is not None:
+                self.fault(f[0], f[1])
+                f = mpu.pop_fault()
+            if n:
+                self._burst(mpu, n)
+            if not mpu.healthy:
+                if self.sensor_ok:
+                    self.sensor_ok = False
+                    self.led_state()
+            elif not self.sensor_ok:
+                self.sensor_ok = True
+                self.led_state()
+            if n >= mpu.max_batch:
+                # the FIFO was full: we are behind, read again at once
+                await asyncio.sleep_ms(0)
+                due = self.ticks_ms()
+                continue
+            due = time.ticks_add(due, SENSOR_PERIOD_MS)
+            wait = time.ticks_diff(due, self.ticks_ms())
+            if wait < 0:
+                due = self.ticks_ms()      # stalled (flash, GC): do not try to catch up in a burst
+                wait = 0
+            await asyncio.sleep_ms(wait)
+
+    def _burst(self, mpu, n):
+        self.samples += n
+        eng = self.engine
+        if self.session and eng is not None:
+            if self.t0 is None:
+                self.t0 = mpu.t_ms[0]
+            t0 = self.t0
+            tt = mpu.t_ms
+            ax = mpu.ax
+            ay = mpu.ay
+            az = mpu.az
+            gx = mpu.gx
+            gy = mpu.gy
+            gz = mpu.gz
+            for i in range(n):
+                eng.feed(tt[i] - t0, ax[i], ay[i], az[i], gx[i], gy[i], gz[i])
+                if self.engine is not eng:
+                    break                  # a calibration result restarted nothing, but be safe
+            self.t_last = tt[n - 1] - t0
+        else:
+            self.t_last = mpu.t_ms[n - 1]
+        if self.raw_on and self.p.connected:
+            self._send_raw(mpu, n)
+
+    def _send_raw(self, mpu, n):
+        pay = self.p.payload()
+        per = P.raw_capacity(pay, mpu.has_gyro)
+        if per < 1:
+            return
+        if per > RAW_CHUNK_MAX:
+            per = RAW_CHUNK_MAX
+        if self._raw_buf is None:
+            self._raw_buf = bytearray(P.RAW_HDR_SIZE + 12 * RAW_CHUNK_MAX)
+        buf = self._raw_buf
+        period = 1000 // mpu.rate_hz
+        i = 0
+        while i < n:
+            k = n - i if n - i < per else per
+            rows = []
+            for j in range(i, i + k):
+                rows.append((mpu.ax[j], mpu.ay[j], mpu.az[j], mpu.gx[j], mpu.gy[j], mpu.gz[j]))
+            ln = P.encode_raw(buf, mpu.t_ms[i], period, rows, mpu.has_gyro)
+            if not self.p.send_raw(buf[:ln]):
+                return                     # raw capture is best effort: drop this burst's rest
+            i += k
+
+    # ------------------------------------------------------------ other tasks
+    async def status_task(self):
+        last_bat = None
+        was_conn = None
+        while True:
+            now = self.ticks_ms()
+            if last_bat is None or time.ticks_diff(now, last_bat) >= BATTERY_PERIOD_MS:
+                last_bat = now
+                try:
+                    mv = self.board.battery_mv()
+                    self.battery = self.board.battery_pct(mv) if mv else None
+                except OSError:
+                    self.battery = None
+                self.p.set_battery(self.battery)
+            if was_conn != self.p.connected:
+                was_conn = self.p.connected
+                self.led_state()
+            self.update_status()
+            await asyncio.sleep_ms(STATUS_PERIOD_MS)
+
+    async def button_task(self):
+        if self.button is None:
+            return
+        down_at = None
+        long_done = False
+        while True:
+            await asyncio.sleep_ms(BUTTON_POLL_MS)
+            pressed = self.board.button_pressed(self.button)
+            now = self.ticks_ms()
+            if pressed and down_at is None:
+                down_at = now
+                long_done = False
+            elif pressed and not long_done and time.ticks_diff(now, down_at) >= BUTTON_LONG_MS:
+                long_done = True
+                self.p.open_pairing()
+            elif not pressed and down_at is not None:
+                if not long_done:
+                    if self.session:
+                        self.stop_session()
+                    else:
+                        self.start_session()
+                down_at = None
+
+    async def run(self):
+        global APP
+        APP = self
+        asyncio.create_task(self.led.run())
+        self.p.start()
+        if self.autostart:
+            self.start_session()
+        if self.cfg.invalid and self.cfg.invalid != ["*"]:
+            # a missing file is a fresh board, not a fault; bad contents are
+            self.fault(E.F_CONFIG_INVALID, len(self.cfg.invalid))
+        asyncio.create_task(self.status_task())
+        asyncio.create_task(self.button_task())
+        await self.sensor_task()
+
+
+def main(**kw):
+    app = App(**kw)
+    asyncio.run(app.run())
