@@ -41,6 +41,8 @@ WAIST_HALF_WIDTH_M = 0.16                      # waist modelled as an ellipse ar
 WAIST_HALF_DEPTH_M = 0.11
 SWAY_DETREND_DEGREE = 2                        # sway_mg: polynomial removed per axis ("slow drift removed")
 TIME_JITTER_S = 0.0005
+ACCEL_LSB_PER_G = {2: 16384.0, 4: 8192.0, 8: 4096.0, 16: 2048.0}      # MPU6050 datasheet sensitivities
+GYRO_LSB_PER_DPS = {250: 131.0, 500: 65.5, 1000: 32.8, 2000: 16.4}
 DLPF_FRACTION = 0.42                           # MPU6050 DLPF corner as a fraction of the sample rate (44 Hz at 100 Hz)
 SIDES = ("left", "right")
 
@@ -167,12 +169,13 @@ def fade(m, taper_s, fs=GRID_HZ):
 
 def lowpass_zero_phase(x, fc_hz, fs=GRID_HZ):
     """Zero-phase Gaussian low-pass along axis 0 (stands in for the MPU6050's digital low-pass filter)."""
-    m = x.shape[0]
-    n_fft = 1 << int(math.ceil(math.log2(m + 64)))
-    pad = np.concatenate([x, np.repeat(x[-1:], n_fft - m, 0)])
+    m, lead = x.shape[0], 256
+    n_fft = 1 << int(math.ceil(math.log2(m + 2 * lead)))
+    # edge values repeated on both sides so the FFT's wrap-around does not leak the end into the start
+    pad = np.concatenate([np.repeat(x[:1], lead, 0), x, np.repeat(x[-1:], n_fft - m - lead, 0)])
     f = np.fft.rfftfreq(n_fft, 1.0 / fs)
     h = np.exp(-0.5 * (f / fc_hz) ** 2 * math.log(2) * 2)    # -3 dB at fc
-    return np.fft.irfft(np.fft.rfft(pad, axis=0) * h[:, None], n_fft, axis=0)[:m]
+    return np.fft.irfft(np.fft.rfft(pad, axis=0) * h[:, None], n_fft, axis=0)[lead:lead + m]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -968,7 +971,7 @@ def render(sess, rate_hz=100, mount="default", has_gyro=True, accel_range_g=4, g
     ideal_gyr = np.column_stack([np.interp(t, tt, w_s[:, k]) for k in range(3)])
     e = _sensor_errors(rng, rate_hz)
     acc = ideal_acc @ e["acc_M"].T + e["acc_bias_g"] + rng.normal(size=ideal_acc.shape) * e["acc_noise_g"]
-    lsb_g = 32768.0 / accel_range_g
+    lsb_g = ACCEL_LSB_PER_G[accel_range_g]
     acc = np.clip(np.round(acc * lsb_g), -32768, 32767) / lsb_g
     acc = np.round(acc, 4) + 0.0             # + 0.0 turns -0.0 into 0.0 so no "-0.0000" is printed
     gyr = None
@@ -976,7 +979,7 @@ def render(sess, rate_hz=100, mount="default", has_gyro=True, accel_range_g=4, g
         walk = np.column_stack([band_noise(rng, len(t), 0.001, 0.01, fs=rate_hz, taper_s=0) for _ in range(3)])
         gyr = (ideal_gyr @ e["gyr_M"].T + e["gyr_bias_dps"] + walk * e["gyr_bias_walk_dps"]
                + rng.normal(size=ideal_gyr.shape) * e["gyr_noise_dps"])
-        lsb_dps = 32768.0 / gyro_range_dps
+        lsb_dps = GYRO_LSB_PER_DPS[gyro_range_dps]
         gyr = np.round(np.clip(np.round(gyr * lsb_dps), -32768, 32767) / lsb_dps, 2) + 0.0
     t = np.round(t, 4)
 

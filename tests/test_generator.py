@@ -88,7 +88,7 @@ def check_format(text, labels, gyro):
     rng_g = float(meta["accel_range_g"])
     assert np.all(np.abs(data[:, 1:4]) <= rng_g)
     if gyro:
-        assert np.all(np.abs(data[:, 4:7]) <= float(meta["gyro_range_dps"]) + 0.01)
+        assert np.all(np.abs(data[:, 4:7]) <= float(meta["gyro_range_dps"]) * 1.001)
     assert labels["format"] == "repbelt-labels/1"
     json.dumps(labels)                      # plain JSON types only
     return meta, data
@@ -115,6 +115,30 @@ def test_dropped_samples_leave_gaps_but_not_chaos():
     assert dt.max() > 1.5 / 50                       # some samples were dropped
     assert dt.max() <= 21 / 50 + 0.002               # gaps are at most 20 samples
     assert np.all(np.abs(dt - np.round(dt * 50) / 50) <= 0.0011)   # jitter stays within +-0.5 ms of the grid
+
+
+def test_values_are_quantised_to_the_range_lsb(bridge_trace):
+    tr = bridge_trace
+    lsb_acc = tr.acc * 8192.0             # +-4 g
+    lsb_gyr = tr.gyr * 65.5               # +-500 dps
+    # only the 4 / 2 decimal rounding of the text separates a value from a whole number of LSBs
+    assert np.abs(lsb_acc - np.round(lsb_acc)).max() <= 0.00005 * 8192 + 1e-6
+    assert np.abs(lsb_gyr - np.round(lsb_gyr)).max() <= 0.005 * 65.5 + 1e-6
+
+
+def test_clipping_at_the_range():
+    def make(rng_g):
+        s = G.Session(seed=72)
+        s.still(2.0)
+        s.walk(20.0)
+        return s.render(rate_hz=100, accel_range_g=rng_g, gyro_range_dps=250, name="clip")
+    wide, narrow = make(4), make(2)
+    over = np.abs(wide.acc) > 2.0
+    assert over.any()                                   # heel strikes of this walker exceed 2 g
+    assert np.all(np.abs(narrow.acc[over]) >= 1.9999)   # ... and a +-2 g sensor clips them
+    assert narrow.acc.max() <= round(32767 / 16384, 4) and narrow.acc.min() >= -2.0
+    inside = np.abs(wide.acc) < 1.99                    # elsewhere the two differ only by quantisation
+    assert np.abs(narrow.acc[inside] - wide.acc[inside]).max() <= 1 / 16384 + 1 / 8192 + 1e-4
 
 
 def test_no_negative_zero_and_decimals(bridge_trace):
