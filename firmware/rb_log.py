@@ -26,7 +26,7 @@ import rb_events
 try:
     from binascii import crc32 as _crc32
 except ImportError:        # a port built without binascii.crc32: same CRC in Python
-    _crc32 = None
+    _crc32 = None  # type: ignore
 
 MAGIC = 0xE5
 EVENT_FMT = "<Bi6i"          # type u8, t_ms i32, a..f i32
@@ -239,7 +239,7 @@ class EventLog:
         self._faults = []
         self._failing = False
         self._f = None
-        self._cur_path = None
+        self._cur_path = ""
         self._meta_sid = 0
         self._meta_seq = 0
         self._ring = bytearray(ram_records * RECORD_BYTES)
@@ -503,10 +503,11 @@ class EventLog:
                 self._f.flush()
             except OSError as e:
                 self._write_failed(e)
-                try:
-                    self._f.close()
-                except (OSError, AttributeError):
-                    pass
+                if self._f is not None:
+                    try:
+                        self._f.close()
+                    except OSError:
+                        pass
                 self._f = None
                 return False
             self.pending -= 1
@@ -639,7 +640,7 @@ class EventLog:
 
     def read_from(self, seq, max_n=16):
         """[(seq, session_id, ev), ...] with seq >= `seq`, ascending, at most max_n."""
-        out = []
+        out = []  # type: list
         first = self._ring_first()
         if first is None or seq < first:
             for info in self._sess:
@@ -654,7 +655,7 @@ class EventLog:
 
     def read_session(self, sid, from_seq=0, max_n=16):
         """[(seq, ev), ...] of session sid with seq >= from_seq, at most max_n."""
-        out = []
+        out = []  # type: list
         info = None
         for s in self._sess:
             if s[0] == sid:

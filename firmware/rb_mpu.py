@@ -167,27 +167,25 @@ class MPU:
 
     # ------------------------------------------------------------------ bus
     def _rd(self, reg, buf):
-        err = None
-        for _ in range(I2C_RETRIES + 1):
+        for attempt in range(I2C_RETRIES + 1):
             try:
                 self.i2c.readfrom_mem_into(self.addr, reg, buf)
                 return
             except OSError as e:
-                err = e
                 self._bus_error(e)
-        raise err
+                if attempt == I2C_RETRIES:
+                    raise
 
     def _wr(self, reg, val):
         self._w1[0] = val
-        err = None
-        for _ in range(I2C_RETRIES + 1):
+        for attempt in range(I2C_RETRIES + 1):
             try:
                 self.i2c.writeto_mem(self.addr, reg, self._w1)
                 return
             except OSError as e:
-                err = e
                 self._bus_error(e)
-        raise err
+                if attempt == I2C_RETRIES:
+                    raise
 
     def _bus_error(self, e):
         self.i2c_errors += 1
