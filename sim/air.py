@@ -112,6 +112,7 @@ class AirServer:
         self._writer = writer
         self._reader_task = asyncio.current_task()
         self.board_seen.set()
+        cancelled = False
         try:
             while True:
                 line = await reader.readline()
@@ -133,13 +134,17 @@ class AirServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         except asyncio.CancelledError:
-            return
+            cancelled = True
         finally:
             if self._writer is writer:
                 self._writer = None
                 self._reader_task = None
                 writer.close()
-                await self.radio.on_board_lost()
+                if not cancelled:      # shutting down: nobody is left to tell
+                    try:
+                        await self.radio.on_board_lost()
+                    except asyncio.CancelledError:
+                        pass           # the loop is shutting down under us
 
 
 def parse_adv(data):
