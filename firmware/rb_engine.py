@@ -87,6 +87,9 @@ class Engine:
         self._reset_set()
         self._reset_hold()
         self.frames = 0
+        self.levelled = 0
+        self._lv_n = 0
+        self._lv_t = self._lv_x = self._lv_y = self._lv_z = 0
 
     # ------------------------------------------------------------------ API
     def feed(self, t_ms, ax, ay, az, gx, gy, gz):
@@ -268,6 +271,8 @@ class Engine:
         if not self.axes_known:
             return
         self._update_posture(t, ux, uy, uz)
+        if self.mount == MOUNT_DEFAULT and self._level(t, fx, fy, fz, motion):
+            return
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
         self._hold(t, ux, uy, uz, motion, perp_sq, wl1)
@@ -275,6 +280,37 @@ class Engine:
             self._end_set(t)
         if self._pend_n and t - self._pend_t[0] > self.tun["SET_GAP_MS"]:
             self._pend_n = 0
+
+    def _level(self, t, fx, fy, fz, motion):
+        """Default mount: learn the strap's tilt from standing still, so that
+        lying and face-down angles are measured from the real body axes."""
+        tn = self.tun
+        if self.posture != E.P_UPRIGHT or motion > tn["LEVEL_STILL_MG"] or self._set_kind or self._hold_on:
+            self._lv_n = 0
+            return False
+        if self._lv_n == 0:
+            self._lv_t = t
+            self._lv_x = self._lv_y = self._lv_z = 0
+        self._lv_n += 1
+        self._lv_x += fx
+        self._lv_y += fy
+        self._lv_z += fz
+        if t - self._lv_t < tn["LEVEL_STILL_MS"]:
+            return False
+        n = self._lv_n
+        m = (self._lv_x // n, self._lv_y // n, self._lv_z // n)
+        self._lv_n = 0
+        gn = isqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]) or 1
+        off = isqrt(m[1] * m[1] + m[2] * m[2]) * 1000 // gn     # sin of the tilt from body x
+        if off < tn["LEVEL_MIN_MILLI"] or off > tn["LEVEL_MAX_MILLI"]:
+            return False
+        C, st = rb_mount.rotation_from(m, (0, 0, -1000))
+        if C is None:
+            return False
+        self.rotation = rb_mount.compose(C, self.rotation)
+        self.levelled += 1
+        self._reset_filters()
+        return True
 
     def _calibration_done(self, t):
         c = self.calibrator
@@ -460,9 +496,16 @@ class Engine:
                 # down; a posterior pelvic tilt tips it the other way
                 kind = E.K_BRIDGE if pk_p > 0 else E.K_PELVIC_TILT
             else:
-                # leg raise or half a cat-cow: the set decides (by sign pattern)
-                kind = E.K_LEG_RAISE
+                # half a cat-cow (round or arch): the set pairs them
+                kind = E.K_CAT_COW
                 side = 1 if pk_p > 0 else 2     # sign, not a body side
+        if self.posture == E.P_PRONE:
+            # lying prone the pelvis tips head-down; on all fours the hips are
+            # below the shoulders' line less, and it tips head-up
+            if (self._b16[0] >> 4) < tn["ALLFOURS_MIN_MILLI"]:
+                kind = E.K_LEG_RAISE
+                side = E.SIDE_NONE
+                rng = ap if ap > ar else ar
         self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng))
 
     # -------------------------------------------------------------- lunges
@@ -533,8 +576,7 @@ class Engine:
                 return
             self._end_set(t_end)
         # pending: like reps confirm a set
-        if self._pend_n and self._pend[0][1] != kind and not (
-                kind == E.K_LEG_RAISE and self._pend[0][1] == E.K_LEG_RAISE):
+        if self._pend_n and self._pend[0][1] != kind:
             self._pend_n = 0
         if self._pend_n >= len(self._pend):
             self._pend_n = 0
@@ -551,8 +593,6 @@ class Engine:
         sk = self._set_kind
         if sk == kind:
             return True
-        if sk == E.K_CAT_COW and kind == E.K_LEG_RAISE:
-            return True
         # a bridge set tolerates a shallow rep and vice versa
         if (sk == E.K_BRIDGE and kind == E.K_PELVIC_TILT) or (sk == E.K_PELVIC_TILT and kind == E.K_BRIDGE):
             return True
@@ -561,12 +601,6 @@ class Engine:
     def _start_set(self):
         first = self._pend[0]
         kind = first[1]
-        if kind == E.K_LEG_RAISE and self._pend_n >= 2:
-            # opposite-signed pitch excursions back to back: cat-cow
-            a = self._pend[0]
-            b = self._pend[1]
-            if a[2] != b[2] and b[5] - a[0] < self.tun["CATCOW_PAIR_MS"]:
-                kind = E.K_CAT_COW
         if self.hint_kind in (E.K_CAT_COW, E.K_LEG_RAISE) and kind in (E.K_CAT_COW, E.K_LEG_RAISE):
             kind = self.hint_kind
         if kind in (E.K_BRIDGE, E.K_PELVIC_TILT):

@@ -66,6 +66,15 @@ def rotate(R, v0, v1, v2):
             (R[6] * v0 + R[7] * v1 + R[8] * v2) >> 14)
 
 
+def compose(A, B):
+    """A * B for two rotations (9 ints scaled by ROT_ONE)."""
+    out = []
+    for i in range(3):
+        for j in range(3):
+            out.append((A[3 * i] * B[j] + A[3 * i + 1] * B[3 + j] + A[3 * i + 2] * B[6 + j]) >> 14)
+    return tuple(out)
+
+
 class Calibrator:
     """Finds the standing and the lying still phases in a stream of frames."""
 

@@ -21,7 +21,11 @@ DEFAULTS = {
     "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
     "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
     "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
-    "CATCOW_PAIR_MS": 2500,       # opposite pitch excursions closer than this pair into one cat-cow
+    "ALLFOURS_MIN_MILLI": 10,     # face down, rest pitch above this (head end up) is all fours, below lying prone
+    "LEVEL_STILL_MS": 3000,       # default mount: standing still this long levels the strap's tilt
+    "LEVEL_STILL_MG": 30,
+    "LEVEL_MIN_MILLI": 35,        # ... when it is more than ~2 deg off
+    "LEVEL_MAX_MILLI": 500,       # ... and less than 30 deg (more is not a waist strap on the back)
     "LUNGE_DROP_MM": 60,          # lunge: pelvis (leaky-integrated height) drops this far below its recent high
     "LUNGE_RISE_MM": 150,         # ... then rises this far above the low
     "LUNGE_MIN_MS": 800,
