@@ -456,3 +456,28 @@ report(m)
     assert out["overflows"] == 0 and out["faults"] == []
     assert 1500 <= len(out["samples"]) <= 2300
     assert_in_sync(out["samples"], rows, False)
+
+
+def test_board_sensor_clock_wraps_like_esp32_and_driver_copes(tmp_path):
+    """REPBELT_SIM_TICKS_OFFSET_MS: the emulated sensor clock (rb_board.ticks_ms) starts
+    just before the 2**30 wrap; an overflow across it is still counted right."""
+    rows = make_trace(tmp_path / "t.csv", rows=1500)
+    out = run_upy(PRE + r"""
+import rb_board
+m = rb_board.make_mpu(i2c)
+m.start()
+t_start = rb_board.ticks_ms()
+for i in range(10):
+    S.advance_ms(200)
+    take(m, m.read_fifo()); faults(m)
+S.advance_ms(1300)
+m.read_fifo(); faults(m)
+t_end = rb_board.ticks_ms()
+for i in range(5):
+    S.advance_ms(200)
+    take(m, m.read_fifo()); faults(m)
+report(m, t_start=t_start, t_end=t_end)
+""", tmp_path, env=manual_env(str(tmp_path / "t.csv"), ticks_offset_ms="2500"))[0]
+    assert out["t_start"] == (1 << 30) - 2500 and out["t_end"] == 800
+    assert out["faults"] == [[F_FIFO_OVERFLOW, 130]]
+    assert_in_sync(out["samples"], rows, False)

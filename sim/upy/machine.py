@@ -114,7 +114,7 @@ class _Settings:
             "i2c_error_at_ms", "i2c_error_burst", "overflow_at_ms",
             "overflow_stall_ms", "dead_at_ms", "seed", "flash", "battery_mv",
             "button_at_ms", "start", "start_ms", "end", "flash_fail_at_ms",
-            "uid", "trace_cache")
+            "uid", "trace_cache", "ticks_offset_ms")
 
     def __init__(self):
         d = {}
@@ -148,6 +148,7 @@ class _Settings:
         self.flash_fail = _parse_pairs(d.get("flash_fail_at_ms"), 1 << 40)
         self.uid = d.get("uid") or "240ac4123456"
         self.trace_cache = d.get("trace_cache") or None
+        self.ticks_offset_ms = int(d.get("ticks_offset_ms", 0) or 0)
 
 
 def _mkdirs(path):
@@ -573,6 +574,9 @@ class World:
         self.now_us = s.start_ms * 1000      # world time (manual / speed 0 / frozen)
         self.offset_us = s.start_ms * 1000
         self._t0_us = time.ticks_us()
+        self._el_us = 0
+        self._speed_x1000 = int(self.speed * 1000 + 0.5)
+        self._ticks_offset_ms = s.ticks_offset_ms
         self.done_hook = None
         self._rng = s.seed or 1
         self.i2c_errors_injected = 0
@@ -599,13 +603,18 @@ class World:
     def unfreeze(self):
         self.frozen = False
         self._t0_us = time.ticks_us()
+        self._el_us = 0
 
     def now(self):
         """World time in microseconds."""
         if self.frozen or self.manual or self.speed == 0:
             return self.now_us
-        el = time.ticks_diff(time.ticks_us(), self._t0_us)
-        return self.offset_us + int(el * self.speed)
+        # accumulate short tick differences: ticks may wrap (ESP32-like simtime, 2**30 us)
+        t = time.ticks_us()
+        self._el_us += time.ticks_diff(t, self._t0_us)
+        self._t0_us = t
+        # integer scaling: a float per call would allocate on the heap being measured
+        return self.offset_us + self._el_us * self._speed_x1000 // 1000
 
     def advance_ms(self, ms):
         """Manual clock: let ms of world time pass."""
@@ -613,8 +622,9 @@ class World:
         self.mpu.catch_up(self.now_us)
 
     def ticks_ms(self):
-        """Chip-time ticks for the driver's lost-sample estimate (wraps like ESP32)."""
-        return (self.now() // 1000) & (TICKS_PERIOD - 1)
+        """Chip-time ticks for the driver's lost-sample estimate: period 2**30 like the
+        ESP32, starting REPBELT_SIM_TICKS_OFFSET_MS before the wrap when that is set."""
+        return (self.now() // 1000 + TICKS_PERIOD - self._ticks_offset_ms) & (TICKS_PERIOD - 1)
 
     @staticmethod
     def ticks_diff(a, b):
