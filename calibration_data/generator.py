@@ -394,9 +394,9 @@ class Session:
         elif kind == "scratch":    # an arm scratching / waving: small fast jitter reaches the pelvis
             m = self._m(self._u(1.5, 4.0))
             f_lo = self._u(3.0, 4.5)
-            ang = np.column_stack([band_noise(rng, m, f_lo, f_lo + 2, taper_s=0.2) * self._u(0.2, 0.8)
+            ang = np.column_stack([band_noise(rng, m, f_lo, f_lo + 2, taper_s=0.2) * self._u(0.1, 0.5)
                                    for _ in range(3)])
-            p = self.p + np.column_stack([band_noise(rng, m, f_lo, f_lo + 2, taper_s=0.2) * self._u(0.001, 0.003)
+            p = self.p + np.column_stack([band_noise(rng, m, f_lo, f_lo + 2, taper_s=0.2) * self._u(0.0002, 0.0008)
                                           for _ in range(3)])
             self._emit(p=p, ang=ang)
         elif kind == "strap":      # hands on the belt: the sensor is jostled and ends up a little rotated
@@ -678,12 +678,13 @@ class Session:
         trans *= sway_acc / (2 * math.pi * (f_sway + 0.25)) ** 2
         drift_deg = self._u(-2.0, 6.0)                  # positive: sag (head end rises as the hips drop)
         s = minjerk(np.linspace(0, 1, m)) * 0.5 + np.linspace(0, 0.5, m)
-        # smooth the stepwise drift by interpolating every 4th sample (drift is slow: 4 grid samples = 10 ms)
-        keys = np.array([R_of(drift_deg * x) for x in s[::4]])
-        idx = np.arange(m) / 4.0
-        i0 = np.minimum(idx.astype(int), len(keys) - 1)
-        i1 = np.minimum(i0 + 1, len(keys) - 1)
-        w = (idx - i0)[:, None, None]
+        # the drift is slow: orientations every 0.1 s, linearly blended and re-orthonormalised in between
+        step = GRID_HZ // 10
+        at = np.unique(np.append(np.arange(0, m, step), m - 1))
+        keys = np.array([R_of(drift_deg * s[i]) for i in at])
+        i1 = np.clip(np.searchsorted(at, np.arange(m), side="right"), 1, len(at) - 1)
+        i0 = i1 - 1
+        w = np.clip((np.arange(m) - at[i0]) / np.maximum(at[i1] - at[i0], 1), 0, 1)[:, None, None]
         R = keys[i0] * (1 - w) + keys[i1] * w
         u_, _, vt = np.linalg.svd(R)
         R = u_ @ vt
