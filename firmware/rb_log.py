@@ -453,6 +453,8 @@ class EventLog:
         """Log an event tuple; returns its seq.  Never raises on flash trouble."""
         if not self.session_id:
             self.start_session()
+        if self.pending and self.pending == self._count == self.ram_records and not self.full:
+            self.flush()            # last chance for the oldest unwritten record before it is pushed out
         self.last_seq = (self.last_seq + 1) & 0xFFFFFFFF
         seq = self.last_seq
         if self._count == self.ram_records:

@@ -318,3 +318,31 @@ dump({"per_append": run()})
     # events are rare (a few per second at most); what an append allocates is small
     print("bytes per append:", out["per_append"])
     assert out["per_append"] <= 256
+
+
+def test_records_pushed_out_of_ram_during_a_long_failure_leave_a_counted_gap(tmp_path):
+    """The RAM ring is the last resort: when flash fails for longer than the ring holds,
+    the oldest unwritten records are lost, counted, and readers skip the gap cleanly
+    (from flash, with the seek hint missing)."""
+    out = run_upy(PRE + r"""
+import machine
+L = rb_log.EventLog("log", ram_records=4)
+L.start_session()
+for i in range(10):
+    L.append(ev(i))
+machine.SIM.flash_fail = True
+for i in range(10, 16):
+    L.append(ev(i))
+machine.SIM.flash_fail = False
+for i in range(16, 30):
+    L.append(ev(i))
+L.end_session()
+L2 = rb_log.EventLog("log", ram_records=4)
+dump({"lost": L.lost_records, "read": [r[0] for r in L2.read_from(9, 8)],
+      "deep": [r[0] for r in L2.read_from(20, 3)], "in_gap": [r[0] for r in L2.read_from(11, 2)],
+      "sessions": L2.sessions()})
+""", tmp_path)[0]
+    assert out["lost"] == 2                      # seq 11, 12 never reached flash
+    assert out["read"] == [9, 10, 13, 14, 15, 16, 17, 18]
+    assert out["deep"] == [20, 21, 22] and out["in_gap"] == [13, 14]
+    assert out["sessions"] == [[1, 1, 30, 28, 0]]

@@ -168,3 +168,15 @@ print("not reached")
 
 def test_reset_exits_with_the_runner_code(tmp_path):
     run_upy("import machine\nmachine.reset()\n", tmp_path, expect_rc=3)
+
+
+def test_world_from_json_file_env_wins(tmp_path):
+    cfg = tmp_path / "world.json"
+    cfg.write_text('{"addr": "0x69", "chip": "0x70", "clock": "manual", "battery_mv": 3600}')
+    out = run_upy(r"""
+import machine, json
+S = machine.SIM
+print(json.dumps({"addr": S.addr, "who": list(machine.I2C(0).readfrom_mem(0x69, 0x75, 1)),
+                  "manual": S.manual, "mv": machine.ADC(machine.Pin(35)).read_uv() * 2 // 1000}))
+""", tmp_path, env={"REPBELT_SIM_CONFIG": str(cfg), "REPBELT_SIM_CHIP": "0x71"})[0]
+    assert out == {"addr": 0x69, "who": [0x71], "manual": True, "mv": 3600}
