@@ -47,6 +47,7 @@ RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording 
 REPLAY_SETTLE_S = 1.5           # a gap still open this long after its replay ended is given up
 ONLY_ONE_LISTEN_S = 1.5         # extra listening to be sure a board is the only one in range
 TAIL_CHECK_S = 0.5              # status says the board has newer events than arrived: wait this long, then replay
+GAP_ATTEMPTS = 4                # replays without progress before missing seqs count as never logged
 GAP_GRACE_S = 0.05              # out-of-order arrival window before a gap counts as loss
 
 DIS_FIRMWARE_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
@@ -592,14 +593,24 @@ class BoardClient:
             self._gap_task = asyncio.ensure_future(self._fill_gap())
 
     async def _fill_gap(self):
-        """Ask for a replay from the watermark; give up on seqs the board no longer has."""
+        """Ask for a replay from the watermark until the gap closes; give up only on seqs the board lacks.
+
+        A replay can lose notifications too, so a gap that stays open after a
+        replay settled is asked for again; only after GAP_ATTEMPTS replays in a
+        row brought the watermark no further are the missing seqs taken as
+        never logged by the board (e.g. lost in a reset) and skipped.
+        """
         await asyncio.sleep(GAP_GRACE_S)
         asked_at = None
-        while (self._above or self._tail_missing() or self._gap_since is not None) and not self._closing:
+        attempts = 0
+        wm_at_ask = None
+        while (self._above or self._tail_missing()) and not self._closing:
             if not self._connected.is_set():
                 await self._connected.wait()
+                asked_at = None
                 continue      # the reconnect itself replays
             if asked_at is None:
+                wm_at_ask = self.watermark
                 try:
                     await self._replay_from(self.watermark + 1 if self.watermark is not None else 0)
                 except UserError as e:
@@ -607,23 +618,28 @@ class BoardClient:
                     await asyncio.sleep(0.2)
                     continue
                 asked_at = time.monotonic()
-            if not self._above and not self._tail_missing():
-                self._gap_since = None
-                return
-            if not self._above and time.monotonic() > max(asked_at, self._replay_until) + REPLAY_SETTLE_S:
-                self._gap_since = None
-                return     # the board's newer seqs never came: they belong to no stream we follow
-            if time.monotonic() > max(asked_at, self._replay_until) + REPLAY_SETTLE_S:
-                # The replay ended and the seqs below the lowest one we hold never came:
-                # the board does not have them (lost before they reached its log).
-                lo = min(self._above)
-                missing = lo - self.watermark - 1
-                log.warning("seq %d..%d not on the board; continuing without them", self.watermark + 1, lo - 1)
-                self.stats["given_up"] += missing
-                self.watermark = lo - 1
-                self.accept([])
-                asked_at = None
+                attempts += 1
             await asyncio.sleep(0.05)
+            if self.watermark != wm_at_ask:
+                attempts = 0          # progress: this is a new gap (or none)
+                asked_at = None
+                continue
+            if time.monotonic() <= max(asked_at, self._replay_until) + REPLAY_SETTLE_S:
+                continue
+            asked_at = None
+            if attempts < GAP_ATTEMPTS:
+                continue
+            attempts = 0
+            if not self._above:
+                return        # the board's newer seqs never came: they belong to no stream we follow
+            lo = min(self._above)
+            log.warning("seq %d..%d not on the board; continuing without them", self.watermark + 1, lo - 1)
+            self.stats["given_up"] += lo - self.watermark - 1
+            wm = lo - 1
+            while wm + 1 in self._above:
+                wm += 1
+                self._above.discard(wm)
+            self.watermark = wm
         self._gap_since = None
 
     def _tail_missing(self):

@@ -1,0 +1,195 @@
+"""Fast tests of the host BLE logic over the in-process radio (sim.air.DirectRadio), plus its pure parts.
+
+The same BoardClient/Recorder code as over bleak (test_ble_bleak.py covers
+that path end to end); here the link is a Python object, so edge cases are
+cheap: MTU 23, heavy loss, session markers, gaps the board cannot fill, the
+plan guide's state machine.
+"""
+import asyncio
+
+import pytest
+
+from blehelpers import direct_rig, wait_for
+
+from repbelt import ble
+from repbelt.ble import BoardClient, DirectBackend
+from repbelt.plan import load_plan
+from repbelt.recorder import Guide, LiveState, Recorder
+from repbelt.store import Store
+
+import rb_events as E
+import rb_protocol as P
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_mtu_23_with_heavy_loss_still_delivers_every_seq_once(tmp_path):
+    n = 600
+
+    async def go():
+        async with direct_rig(loss_p=0.15, mtu=23, events_per_session=n, rate_hz=2000, burst=2) as (radio, air, fb):
+            store = Store.open(tmp_path / "db")
+            c = BoardClient(backend=DirectBackend(radio))
+            await c.connect()
+            assert c.mtu == 23
+            rec = Recorder(c, store, store.add_device("DIRECT"))
+            await rec.start()
+            assert await wait_for(lambda: len(fb.log) >= n, 20)
+            summary = await rec.stop()
+            seqs = [s for s, _ in store.events(rec.session_id)]
+            await c.close()
+            store.close()
+            return seqs, summary, fb, radio.stats
+    seqs, summary, fb, rstats = run(go())
+    assert rstats["lost"] > 30
+    assert seqs == [s for _x, s, _e in fb.log]
+    assert summary["complete"] and summary["stats"]["replays"] > 0
+
+
+def test_session_markers_route_events_to_their_own_sessions(tmp_path):
+    async def go():
+        async with direct_rig(offline_sessions=(30,), events_per_session=50, rate_hz=0) as (radio, air, fb):
+            store = Store.open(tmp_path / "db")
+            c = BoardClient(backend=DirectBackend(radio))
+            await c.connect()
+            dev = store.add_device("DIRECT")
+            rec = Recorder(c, store, dev)
+            await rec.start()                         # board session 2 (1 was logged offline)
+            assert await wait_for(lambda: rec.state.received >= 50, 10)
+            # the board moves on to another session by itself (say, its button): a marker says so
+            await c.stop_session()
+            assert await c.start_session() == 3
+            assert await wait_for(lambda: rec.state.received >= 101, 10)
+            await rec.stop()
+            await c.close()
+            ours = [s for s, _ in store.events(rec.session_id)]
+            other = store.find_session(dev, 3)
+            theirs = [s for s, _ in store.events(other)]
+            offline = store.find_session(dev, 1)
+            store.close()
+            return rec.board_session, ours, theirs, offline
+    board_session, ours, theirs, offline = run(go())
+    assert board_session == 2
+    assert ours == list(range(31, 31 + 51))          # 50 scripted + the closing event
+    assert theirs == list(range(82, 82 + 51))
+    assert offline is None                            # not streamed live: that is sync's job
+
+
+def test_unauthorized_link_cannot_replay():
+    async def go():
+        async with direct_rig() as (radio, air, fb):
+            c = BoardClient(backend=DirectBackend(radio))
+            await c.connect(pair=False)
+            with pytest.raises(ble.BoardError) as ei:
+                await c.replay(1)
+            await c.close()
+            return ei.value
+    e = run(go())
+    assert e.err == P.ERR_NOT_AUTHORIZED
+
+
+class _StubBackend:
+    def __init__(self):
+        self.writes = []
+
+    async def write(self, uuid, data):
+        self.writes.append(bytes(data))
+
+
+def test_accept_dedupes_reorders_and_gives_up_on_seqs_the_board_lacks(monkeypatch):
+    monkeypatch.setattr(ble, "REPLAY_SETTLE_S", 0.2)
+
+    async def go():
+        got = []
+        c = BoardClient(backend=_StubBackend(), on_events=got.extend)
+        c._connected.set()
+        replays = []
+
+        async def fake_replay(seq):
+            replays.append(seq)
+        c._replay_from = fake_replay
+        ev = (E.EV_POSTURE, 0, 1, 0, 0, 0, 0, 0)
+        c.watermark = 9
+        c.accept([(10, ev), (11, ev), (10, ev)])                 # duplicate in one packet
+        c.accept([(13, ev)])                                       # 12 missing
+        assert c.watermark == 11
+        await asyncio.sleep(0.15)
+        assert replays == [12]                                     # asked once so far
+        c.accept([(12, ev), (13, ev), (14, ev)])                   # replay fills it; 13 already had
+        assert c.watermark == 14
+        c.accept([(17, ev)])                                       # 15, 16 never existed on the board
+        await asyncio.sleep(2.0)
+        assert c.watermark == 17 and c.stats["given_up"] == 2
+        assert replays[-ble.GAP_ATTEMPTS:] == [15] * ble.GAP_ATTEMPTS      # asked again before giving up
+        c.accept([(18, (P.REC_SESSION, 0, 5, 0, 0, 0, 0, 0)), (18, ev)])
+        assert c.stream_session == 5 and c.watermark == 18
+        return got, c.stats
+    got, stats = run(go())
+    assert [s for s, _ in got] == [10, 11, 13, 12, 14, 17, 18]
+    assert stats["duplicates"] == 2
+
+
+def test_old_protocol_status_message():
+    raw = bytearray(P.encode_status(0, 0, 0, 0, None, 0, (0, 0, 9)))
+    raw[0] = 0
+    with pytest.raises(ble.UserError) as ei:
+        ble._decode_status(bytes(raw), ble.Board("repbelt-0001", "X"), "0.0.9")
+    assert str(ei.value) == ("repbelt-0001 runs an old firmware (firmware 0.0.9, protocol version 0; this "
+                             "repbelt needs 1): update it with `repbelt deploy`")
+    raw[0] = 9
+    with pytest.raises(ble.UserError) as ei:
+        ble._decode_status(bytes(raw), None, None)
+    assert "newer firmware" in str(ei.value) and "update repbelt" in str(ei.value)
+
+
+def test_user_error_translations():
+    from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason as R
+    off = ble.user_error(BleakBluetoothNotAvailableError("x", R.POWERED_OFF))
+    assert "switched off" in str(off)
+    denied = ble.user_error(BleakBluetoothNotAvailableError("x", R.DENIED_BY_SYSTEM))
+    assert "permission denied" in str(denied)
+    assert "permission denied" in str(ble.user_error(PermissionError(13, "denied")))
+    assert ble.user_error(ValueError("x")) is None
+
+
+def test_guide_walks_the_plan_with_rest_and_hints():
+    now = [0.0]
+    g = Guide(load_plan(None), clock=lambda: now[0])
+    first = g.current
+    assert first.step.kind == "bridge" and first.set_no == 1 and g.hint_kind() == E.K_BRIDGE
+    assert not g.on_event((E.EV_SET_END, 0, E.K_LEG_RAISE, 1, 12, 0, 0, 0))   # another exercise: ignored
+    assert not g.on_event((E.EV_SET_END, 0, E.K_BRIDGE, 1, 11, 0, 0, 0))
+    assert g.phase == "rest" and g.rest_left_s() == first.rest_s and g.hint_kind() is None
+    now[0] = first.rest_s - 1
+    assert not g.tick()
+    now[0] = first.rest_s + 0.1
+    assert g.tick() and g.current.set_no == 2 and g.hint_kind() == E.K_BRIDGE
+    assert g.results[0][1:] == (11, None, True)
+    # walk the whole plan: every set ends, every rest ends
+    while g.phase != "done":
+        cur = g.current
+        if cur.step.is_hold:
+            g.on_event((E.EV_HOLD_END, 0, cur.step.kind_code, 0, 1000, 0, 0, 0))
+        else:
+            g.on_event((E.EV_SET_END, 0, cur.step.kind_code, cur.set_no, 1, 0, 0, 0))
+        now[0] += 1000
+        g.tick()
+    assert len(g.results) == len(g.items)
+    assert not any(r[3] for r in g.results[1:])                              # 1 rep / 1 s holds miss targets
+
+
+def test_live_state_folds_events():
+    s = LiveState()
+    for ev in [(E.EV_SET_START, 0, E.K_BRIDGE, 1, 0, 0, 0, 0), (E.EV_REP, 1, E.K_BRIDGE, 1, 1, 900, 300, 0),
+               (E.EV_REP, 2, E.K_BRIDGE, 2, 1, 900, 300, 0), (E.EV_SET_END, 3, E.K_BRIDGE, 1, 2, 0, 3, 0),
+               (E.EV_HOLD_START, 4, E.K_PLANK, 4, 0, 0, 0, 0), (E.EV_HOLD_TICK, 5, E.K_PLANK, 1000, 120, 77, 3, 0),
+               (E.EV_WALK_START, 6, 6, 0, 0, 0, 0, 0), (E.EV_STEPS, 7, 10, 100, 6, 0, 0, 0)]:
+        s.apply(ev)
+    assert (s.sets_done, s.reps_total, s.hold_kind, s.hold_elapsed_ms, s.hold_stability) == (1, 2, E.K_PLANK, 1000, 77)
+    assert s.steps_total == 10 and s.walking
+    s.apply((E.EV_WALK_END, 8, 6, 8, 12, 100, 0, 0))
+    assert s.steps_total == 12 and not s.walking
