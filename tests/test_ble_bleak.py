@@ -192,3 +192,30 @@ def test_sync_pulls_offline_sessions_and_deletes_only_complete_copies(tmp_path):
     assert got[1] == list(range(1, 151)) and got[2] == list(range(151, 221))
     assert fb.sessions == {} and fb.log == []                # deleted on the board after the verified copy
     assert P.OP_DELETE_SESSION in fb.commands
+
+
+@pytest.mark.parametrize("adapter", ["hci0", ""])
+def test_bluetooth_switched_off_gives_a_clear_error(adapter):
+    from dbus_fast import BusType, Message, Variant
+    from dbus_fast.aio import MessageBus
+
+    async def power_off(addr):
+        bus = await MessageBus(bus_address=addr, bus_type=BusType.SYSTEM).connect()
+        for h in ("hci0", "hci1"):
+            r = await bus.call(Message(destination="org.bluez", path="/org/bluez/" + h,
+                                       interface="org.freedesktop.DBus.Properties", member="Set", signature="ssv",
+                                       body=["org.bluez.Adapter1", "Powered", Variant("b", False)]))
+            assert r.body == []
+        bus.disconnect()
+    with mock_bluez() as mb:
+        run(power_off(mb.bus_address))
+        with pytest.raises(UserError) as ei:
+            run(BoardClient(adapter=adapter).scan(1.0))
+    assert "switched off" in str(ei.value) and "power on" in str(ei.value)
+
+
+def test_unknown_adapter_gives_a_clear_error():
+    with mock_bluez():
+        with pytest.raises(UserError) as ei:
+            run(BoardClient(adapter="hci7").scan(1.0))
+    assert "adapter hci7 not found" in str(ei.value)

@@ -138,6 +138,7 @@ class BleakBackend:
     async def scan(self, timeout_s, enough=None, linger_s=0.0):
         """Boards seen within timeout_s; stops linger_s after enough(found dict) became true."""
         from bleak import BleakScanner
+        await self._check_adapter()
         found = {}
         done = asyncio.Event()
 
@@ -159,6 +160,20 @@ class BleakBackend:
             except asyncio.TimeoutError:
                 pass
         return list(found.values())
+
+    async def _check_adapter(self):
+        """A chosen BlueZ adapter that is off fails later with odd errors (or scans nothing): say so first."""
+        if not (self.adapter and sys.platform.startswith("linux")):
+            return
+        from bleak.backends.bluezdbus.manager import get_global_bluez_manager
+        m = await get_global_bluez_manager()
+        props = getattr(m, "_properties", {}).get("/org/bluez/" + self.adapter)
+        if props is None:
+            raise UserError("Bluetooth adapter %s not found: `bluetoothctl list` shows the adapters; set $%s "
+                            "(or --adapter) to one of them" % (self.adapter, ADAPTER_ENV))
+        if not props.get("org.bluez.Adapter1", {}).get("Powered", True):
+            raise UserError("Bluetooth adapter %s is switched off: turn it on (`bluetoothctl power on`), "
+                            "then retry" % self.adapter)
 
     async def connect(self, board, on_disconnect, timeout_s):
         from bleak import BleakClient
