@@ -179,11 +179,11 @@ dump(edges)
     ons = [t for t, v in out if v == 1 and t < 2050]
     assert len(ons) in (3, 4)            # the initial idle blink may be cut by set()
     adv = [t for t in ons if t >= 5]
-    assert all(abs((b - a) - 1000) <= 40 for a, b in zip(adv, adv[1:]))
+    assert all(abs((b - a) - 1000) <= 80 for a, b in zip(adv, adv[1:]))
     # fault: 3 blinks 200 ms apart, starting at once
     f_on = [t for t, v in out if v == 1 and 2050 <= t < 3050]
-    assert len(f_on) == 3 and f_on[0] - 2050 <= 40
-    assert all(abs((b - a) - 200) <= 40 for a, b in zip(f_on, f_on[1:]))
+    assert len(f_on) == 3 and f_on[0] - 2050 <= 80
+    assert all(abs((b - a) - 200) <= 80 for a, b in zip(f_on, f_on[1:]))
     # cleared: back to advertising at once
     back = [t for t, v in out if v == 1 and t >= 3050]
-    assert back and back[0] - 3050 <= 40
+    assert back and back[0] - 3050 <= 80
