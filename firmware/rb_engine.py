@@ -260,8 +260,9 @@ class Engine:
                 self._floor16 += (self._tremor16 - self._floor16) >> 6
             else:
                 self._floor16 += (self._tremor16 - self._floor16) >> 12
-        # steps: any mount, but with known axes only while upright
-        if self.axes_known and self.posture != E.P_UPRIGHT and self.posture != E.P_UNKNOWN:
+        # steps: any mount, but with known axes only while upright and not lunging
+        if self.axes_known and ((self.posture != E.P_UPRIGHT and self.posture != E.P_UNKNOWN)
+                                or self._set_kind == E.K_LUNGE):
             if self.steps.walking or self.steps.pending:
                 self.steps.stop_at(t)
             self.steps.enabled = False
@@ -492,9 +493,10 @@ class Engine:
         else:
             rng = ap
             if self.posture == E.P_SUPINE:
-                # hip extension lifts the hips: the head end of the pelvis tips
-                # down; a posterior pelvic tilt tips it the other way
-                kind = E.K_BRIDGE if pk_p > 0 else E.K_PELVIC_TILT
+                # hip extension lifts the hips and tips the head end of the
+                # pelvis down, far; a pelvic tilt is a small rotation, either
+                # way depending on where the belt sits on the lumbar curve
+                kind = E.K_BRIDGE if pk_p > 0 and ap >= tn["BRIDGE_MIN_MILLI"] else E.K_PELVIC_TILT
             else:
                 # half a cat-cow (round or arch): the set pairs them
                 kind = E.K_CAT_COW
@@ -545,8 +547,11 @@ class Engine:
                 self._lunge_hi = pos
                 dur = t - self._lunge_start
                 self._lunge_start = t
-                if tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"] and not self.steps.walking:
-                    self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, self._lunge_hi - self._lunge_min)
+                swing = self._lunge_hi - self._lunge_min
+                # walking bounces the pelvis too: mid-walk only a deep drop is a lunge
+                if (tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"]
+                        and (not self.steps.walking or swing >= tn["LUNGE_RISE_WALK_MM"])):
+                    self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - self._lunge_start > tn["LUNGE_MAX_MS"]:
                 self._lunge_state = 0
                 self._lunge_hi = pos
@@ -624,6 +629,9 @@ class Engine:
 
     def _count(self, t_end, kind, side, dur, rng):
         sk = self._set_kind
+        if sk == E.K_LUNGE:
+            # stepping into and out of lunges is not a walk
+            self.steps.cancel()
         if sk == E.K_CAT_COW:
             if self._half is None:
                 self._half = (t_end, dur, rng)

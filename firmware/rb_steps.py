@@ -127,6 +127,12 @@ class StepCounter:
         if self.walking:
             self._end_walk(t_ms)
 
+    def cancel(self):
+        """What looked like a walk was something else (lunges): forget it."""
+        self.walking = False
+        self.steps = 0
+        self.pending = 0
+
     def stop_at(self, t_ms):
         """The wearer left the upright posture: close a bout now."""
         if self.walking:

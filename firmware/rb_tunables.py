@@ -19,6 +19,7 @@ DEFAULTS = {
     "REP_MIN_MS": 600,
     "REP_MAX_MS": 9000,
     "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
+    "BRIDGE_MIN_MILLI": 240,      # supine head-end-down excursion of ~14 deg or more is a bridge
     "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
     "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
     "ALLFOURS_MIN_MILLI": 10,     # face down, rest pitch above this (head end up) is all fours, below lying prone
@@ -28,6 +29,7 @@ DEFAULTS = {
     "LEVEL_MAX_MILLI": 500,       # ... and less than 30 deg (more is not a waist strap on the back)
     "LUNGE_DROP_MM": 60,          # lunge: pelvis (leaky-integrated height) drops this far below its recent high
     "LUNGE_RISE_MM": 150,         # ... then rises this far above the low
+    "LUNGE_RISE_WALK_MM": 250,    # ... or this far while a walk is under way
     "LUNGE_MIN_MS": 800,
     "LUNGE_MAX_MS": 7000,
     "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
