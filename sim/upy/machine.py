@@ -767,6 +767,9 @@ class _FlakyFile:
     def __iter__(self):
         return iter(self._f)
 
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
 
 def _open(path, mode="r", *a, **k):
     f = _real_open(path, mode, *a, **k)
