@@ -405,3 +405,20 @@ def test_rest_only_trace_has_no_segments_and_moves():
     tr = s.render(rate_hz=50, name="rest")
     assert tr.labels["segments"] == []
     assert np.abs(tr.gyr).max() > 40            # it does move: rolling over, getting up
+
+
+def test_demo_workout_is_the_seed_routine_in_order():
+    text, labels = G.generate("demo_workout", seed=0)
+    meta, data = check_format(text, labels, gyro=True)
+    assert meta["mount"] == "default" and meta["rate_hz"] == "100"
+    check_labels(labels, data[-1, 0])
+    got = [(s["kind"], s.get("reps", s.get("hold_s", s.get("steps")))) for s in labels["segments"]]
+    expect = [("bridge", 12), ("bridge", 12), ("leg_raise", 12), ("pelvic_tilt", 10), ("bird_dog", 16),
+              ("lunge", 8), ("plank", 30.0), ("side_plank", 20.0), ("cat_cow", 10), ("cobra", 20.0),
+              ("knee_twist", 10)]
+    assert got[:-1] == expect
+    walk = labels["segments"][-1]
+    assert walk["kind"] == "walk" and 55 <= walk["end"] - walk["start"] <= 65
+    assert 540 <= data[-1, 0] <= 780                     # about 10 minutes
+    gaps = [b["start"] - a["end"] for a, b in zip(labels["segments"], labels["segments"][1:])]
+    assert min(gaps) >= 10.0                             # a rest of 10 s or more between exercises
