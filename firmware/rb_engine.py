@@ -239,16 +239,8 @@ class Engine:
             sn = 200
         # vertical (along slow gravity) specific force, mg
         av = (fx * sx + fy * sy + fz * sz) // sn
-        # motion relative to the slow gravity vector: perpendicular part (sway)
-        hx = fx - sx
-        hy = fy - sy
-        hz = fz - sz
-        hv = (hx * sx + hy * sy + hz * sz) // sn
-        hpx = hx - hv * sx // sn
-        hpy = hy - hv * sy // sn
-        hpz = hz - hv * sz // sn
-        perp_sq = hpx * hpx + hpy * hpy + hpz * hpz
-        motion = abs(hx) + abs(hy) + abs(hz)
+        # how much the body moves: distance from the fast gravity estimate
+        motion = abs(fx - gx) + abs(fy - gy) + abs(fz - gz)
         if tr >= 0:
             if self._tremor16 == 0:
                 self._tremor16 = tr << 4
@@ -276,7 +268,7 @@ class Engine:
             return
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
-        self._hold(t, ux, uy, uz, motion, perp_sq, wl1)
+        self._hold(t, ux, fx, fy, fz, motion)
         if self._set_kind and t - self._last_rep_t > self.tun["SET_GAP_MS"]:
             self._end_set(t)
         if self._pend_n and t - self._pend_t[0] > self.tun["SET_GAP_MS"]:
@@ -670,15 +662,32 @@ class Engine:
         self._hold_tick = 0
         self._hold_pitch0 = 0
         self._hold_last_steady = 0
+        self._h16 = [0x7fffffff, 0, 0]   # the hold's slow gravity, x16 (unset: 0x7fffffff)
 
-    def _hold(self, t, ux, uy, uz, motion, perp_sq, wl1):
+    def _hold(self, t, ux, fx, fy, fz, motion):
         tn = self.tun
         p = self.posture
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
             return
-        steady = motion < tn["HOLD_MOTION_MG"] and not self._ex_active and self._set_kind == E.K_NONE
+        steady = motion < tn["HOLD_MOTION_MG"] and self._set_kind == E.K_NONE
         if steady and self._hold_on and self._effort() is False:
             steady = False      # the tremor of effort has gone: the hold is over
+        h = self._h16
+        if steady and h[0] != 0x7fffffff:
+            # a change of position (getting into the plank, dropping the
+            # knees) tilts the body away from the hold's own slow gravity
+            g = self._g16
+            sx = h[0] >> 4
+            sy = h[1] >> 4
+            sz = h[2] >> 4
+            sn = isqrt(sx * sx + sy * sy + sz * sz) or 1
+            qx = g[0] >> 4
+            qy = g[1] >> 4
+            qz = g[2] >> 4
+            qv = (qx * sx + qy * sy + qz * sz) // sn
+            tilt = abs(qx - qv * sx // sn) + abs(qy - qv * sy // sn) + abs(qz - qv * sz // sn)
+            if tilt > tn["HOLD_TILT_MG"]:
+                steady = False
         if not steady:
             if self._unsteady_since < 0:
                 self._unsteady_since = t
@@ -687,11 +696,34 @@ class Engine:
                     self._end_hold(self._hold_last_steady)
                 self._hold_since = t
                 self._sway_sum = self._sway_n = 0
+                h[0] = 0x7fffffff
             return
         self._unsteady_since = -1
         self._hold_last_steady = t
-        # sway: mean of squares, halved together so the sum stays a small int
-        self._sway_sum += perp_sq
+        # sway: acceleration perpendicular to the hold's own slowly drifting
+        # gravity, as a mean of squares (halved together to stay a small int)
+        if h[0] == 0x7fffffff:
+            h[0] = fx << 4
+            h[1] = fy << 4
+            h[2] = fz << 4
+        k = tn["SLOW_SHIFT"]
+        h[0] += ((fx << 4) - h[0]) >> k
+        h[1] += ((fy << 4) - h[1]) >> k
+        h[2] += ((fz << 4) - h[2]) >> k
+        sx = h[0] >> 4
+        sy = h[1] >> 4
+        sz = h[2] >> 4
+        sn = isqrt(sx * sx + sy * sy + sz * sz) or 1
+        hx = fx - sx
+        hy = fy - sy
+        hz = fz - sz
+        hv = (hx * sx + hy * sy + hz * sz) // sn
+        hx -= hv * sx // sn
+        hy -= hv * sy // sn
+        hz -= hv * sz // sn
+        if t - self._hold_since < tn["SWAY_SETTLE_MS"]:
+            return      # still settling into the position: not sway yet
+        self._sway_sum += hx * hx + hy * hy + hz * hz
         self._sway_n += 1
         if self._sway_sum > 0x10000000:
             self._sway_sum >>= 1
@@ -756,6 +788,7 @@ class Engine:
                        self._stability(sw), drift))
         self._hold_since = t
         self._sway_sum = self._sway_n = 0
+        self._h16[0] = 0x7fffffff
 
 
 def _drop(ev):

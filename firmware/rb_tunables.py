@@ -37,9 +37,11 @@ DEFAULTS = {
     "HOLD_CONFIRM_MS": 4000,      # steady this long in a hold posture starts a hold (backdated)
     "HOLD_MIN_MS": 8000,          # shorter steady spells are not reported as holds
     "HOLD_BREAK_MS": 800,         # unsteady this long ends a hold
+    "HOLD_TILT_MG": 40,           # the body tilting this far (~3 deg) from the hold's slow gravity breaks it
     "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
     "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest
     "COBRA_MIN_MILLI": 250,       # head-up incline (sin) above which a prone hold is a cobra
+    "SWAY_SETTLE_MS": 1000,       # sway is measured from this long after the body becomes steady
     "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
     "HOLD_TICK_MS": 1000,
     "STEP_MIN_MG": 30,            # step peak of the band-passed vertical acceleration
