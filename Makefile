@@ -44,7 +44,7 @@ bench: setup
 	$(BIN)/repbelt bench firmware
 
 typecheck: setup
-	$(BIN)/python -m mypy --config-file firmware/mypy.ini firmware
+	$(BIN)/python -m repbelt.typecheck
 
 clean:
 	rm -rf $(VENV) calibration_data/generated

@@ -272,7 +272,11 @@ class Engine:
         if self._set_kind and t - self._last_rep_t > self.tun["SET_GAP_MS"]:
             self._end_set(t)
         if self._pend_n and t - self._pend_t[0] > self.tun["SET_GAP_MS"]:
-            self._pend_n = 0
+            self._drop_pending()
+
+    def _drop_pending(self):
+        # isolated candidates that never became a set: fidgets, not reps
+        self._pend_n = 0
 
     def _level(self, t, fx, fy, fz, motion):
         """Default mount: learn the strap's tilt from standing still, so that
@@ -307,6 +311,8 @@ class Engine:
 
     def _calibration_done(self, t):
         c = self.calibrator
+        if c is None:
+            return
         self.emit((E.EV_CALIBRATED, t, c.status, c.quality_ddeg, 0, 0, 0, 0))
         if c.status == E.CAL_OK:
             self.rotation = c.rotation
@@ -558,8 +564,8 @@ class Engine:
         self._last_rep_t = 0
         self._last_rep_end = 0
         self._pend_n = 0
-        self._pend_t = [0, 0, 0, 0]
-        self._pend = [None, None, None, None]
+        self._pend_t = [0, 0, 0, 0]  # type: list
+        self._pend = [None, None, None, None]  # type: list
         self._half = None            # cat-cow: first half of a cycle
         self._sets_total = 0
 

@@ -85,10 +85,10 @@ class TraceReader:
     def __init__(self, lines):
         self._it = iter(lines)
         self.line_no = 0
-        self.meta = {}
+        self.meta = {}  # type: dict
         self.has_gyro = False
-        self._cols = None
-        self._buf = []
+        self._cols = []  # type: list
+        self._buf = []  # type: list
         self._row = [0, 0, 0, 0, 0, 0, 0]
         self._last_t = None
         self._sum_mag = 0
