@@ -9,7 +9,7 @@ reviews) and the analysis writer. An event is a tuple of 8 small ints:
 time, not wall clock).  The meaning of a..f per type is below; unused fields
 are 0.  Every value fits a MicroPython small int (31-bit signed).
 
-    REP         a=kind b=rep_no_in_set c=set_no d=dur_ms e=range_ddeg f=side
+    REP         a=kind b=rep_no_in_set c=set_no d=dur_ms e=range_ddeg (lunge: drop_mm) f=side
     SET_START   a=kind b=set_no c=start_ms
     SET_END     a=kind b=set_no c=reps d=start_ms e=end_ms
     HOLD_START  a=kind b=start_ms

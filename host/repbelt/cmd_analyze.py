@@ -1,4 +1,5 @@
 """`repbelt analyze` and `repbelt bench`: the detection core on recordings."""
+import os
 import sys
 import time
 
@@ -8,6 +9,7 @@ from rich.table import Table
 
 from . import analyze as A
 from . import paths
+from .store import Store, db_option
 
 
 @click.command()
@@ -17,13 +19,21 @@ from . import paths
               show_default=True, help="Run the core here or inside the MicroPython unix port.")
 @click.option("--thresholds", type=click.Path(), default=None,
               help="Thresholds file (default calibration_data/thresholds.json).")
-def analyze(trace, as_json, runtime, thresholds):
+@click.option("--save", is_flag=True, help="Also store the result as a session (review it with `repbelt show`).")
+@db_option
+def analyze(trace, as_json, runtime, thresholds, save, db):
     """Count reps, holds and steps in a recorded TRACE.csv."""
     tun = A.load_tunables(thresholds)
     if runtime == "micropython":
         text = A.analyze_micropython(trace, thresholds)
     else:
-        text, _ = A.analyze_cpython(trace, tun)
+        text, an = A.analyze_cpython(trace, tun, keep_events=save)
+    if save:
+        if runtime == "micropython":
+            _, an = A.analyze_cpython(trace, tun, keep_events=True)
+        st = Store.open(db)
+        sid = st.import_events(an.events, source="analyze", started=os.path.getmtime(trace), note=str(trace))
+        click.echo("saved as session %d (repbelt show %d)" % (sid, sid), err=True)
     if as_json:
         sys.stdout.write(text)
         return
@@ -69,6 +79,14 @@ def bench_firmware(minutes):
     t0 = time.time()
     F.main(minutes)
     click.echo("(%.1f s)" % (time.time() - t0))
+
+
+@bench.command("store", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_store_cmd(args):
+    """Store throughput and report time for a year of daily sessions (see --help of the module)."""
+    from . import bench_store
+    bench_store.main(list(args))
 
 
 COMMANDS = [analyze, bench]
