@@ -350,6 +350,13 @@ class Engine:
             self.emit((E.EV_POSTURE, t, p, prev, 0, 0, 0, 0))
 
     def _posture_changed(self, t):
+        # the slow gravity would take seconds to swing round to the new
+        # posture: start it where the fast one is
+        sl = self._s16
+        g = self._g16
+        sl[0] = g[0]
+        sl[1] = g[1]
+        sl[2] = g[2]
         self._end_hold(t)
         self._end_set(t)
         self._pend_n = 0
@@ -513,7 +520,7 @@ class Engine:
         # leaky double integration of the vertical acceleration -> pelvis height (mm)
         if self.posture != E.P_UPRIGHT:
             self._vel16 = self._pos16 = 0
-            self._av16 = av << 4
+            self._av16 = 1000 << 4         # at rest the vertical specific force is 1 g
             self._lunge_state = 0
             self._lunge_hi = 0
             return
