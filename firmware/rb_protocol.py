@@ -421,6 +421,8 @@ def encode_command(op, token=0, *args):
 
 
 def _encode_kv(key, value):
+    if not isinstance(key, str):
+        raise ProtocolError("config key must be a string")
     kb = key.encode()
     if not 1 <= len(kb) <= 32:
         raise ProtocolError("config key must be 1..32 bytes")

@@ -15,6 +15,9 @@
 - `--ticks-offset MS` (or REPBELT_SIM_TICKS_OFFSET_MS) makes the
   firmware's `time.ticks_ms()` start MS before the ESP32 wrap (2**30) and
   wrap like the board's (asyncio itself keeps the real clock);
+- `--firmware DIR` imports the firmware from DIR instead (e.g. .mpy files
+  made by mpy-cross, as flashed on a board); `--sim-upy DIR` likewise for
+  the emulated modules;
 - `--stats` prints `STATS {...}` (heap, loop counts) at exit.
 Exit code: 0 normal end, 3 machine.reset() (restart to emulate the reset).
 """
@@ -104,7 +107,8 @@ def main():
     here = _dirname(_abs(sys.argv[0]))
     repo = _dirname(here)
     sim_upy = here + "/upy"
-    firmware = repo + "/firmware"
+    firmware = _abs(_arg("--firmware") or os.getenv("REPBELT_SIM_FIRMWARE") or repo + "/firmware")
+    sim_upy = _abs(_arg("--sim-upy") or sim_upy)
     flash = _abs(_arg("--flash") or os.getenv("REPBELT_SIM_FLASH") or "out/board")
     _mkdirs(flash)
     for k in ("REPBELT_SIM_TRACE", "REPBELT_SIM_CONFIG", "REPBELT_SIM_TRACE_CACHE"):
