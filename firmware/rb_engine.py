@@ -43,8 +43,15 @@ G_MM_S2 = 9807               # 1 g in mm/s^2
 AX_PITCH = 0
 AX_ROLL = 1
 
-# rep shape families (before a set decides the kind)
-SHAPE_NONE = 0
+# face-down excursions: their axis and direction; a set's pattern decides
+# the kind (same direction again: leg raise; pitch to and fro: cat-cow;
+# roll side to side: bird dog)
+K_FACEDOWN = 99
+SHAPE_PITCH_POS = 1
+SHAPE_PITCH_NEG = 2
+SHAPE_ROLL_POS = 3
+SHAPE_ROLL_NEG = 4
+FACEDOWN_KINDS = (E.K_LEG_RAISE, E.K_CAT_COW, E.K_BIRD_DOG)
 
 
 def mount_code(name):
@@ -488,31 +495,25 @@ class Engine:
         if (ap if ap > ar else ar) > tn["REP_MAX_MILLI"]:
             return
         side = E.SIDE_NONE
-        if ar * 100 > ap * tn["ROLL_DOMINANCE_PCT"]:
+        roll_dom = ar * 100 > ap * tn["ROLL_DOMINANCE_PCT"]
+        if self.posture == E.P_PRONE:
+            # face down the kind shows in the pattern of a set, not in one rep:
+            # remember the excursion's axis and direction
+            if roll_dom:
+                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_ROLL_POS if pk_r > 0 else SHAPE_ROLL_NEG, dur, asin_ddeg(ar))
+            else:
+                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_PITCH_POS if pk_p > 0 else SHAPE_PITCH_NEG, dur, asin_ddeg(ap))
+            return
+        if roll_dom:
             rng = ar
             side = E.SIDE_LEFT if pk_r > 0 else E.SIDE_RIGHT
-            if self.posture == E.P_SUPINE:
-                kind = E.K_KNEE_TWIST
-            else:
-                kind = E.K_BIRD_DOG
+            kind = E.K_KNEE_TWIST
         else:
             rng = ap
-            if self.posture == E.P_SUPINE:
-                # hip extension lifts the hips and tips the head end of the
-                # pelvis down, far; a pelvic tilt is a small rotation, either
-                # way depending on where the belt sits on the lumbar curve
-                kind = E.K_BRIDGE if pk_p > 0 and ap >= tn["BRIDGE_MIN_MILLI"] else E.K_PELVIC_TILT
-            else:
-                # half a cat-cow (round or arch): the set pairs them
-                kind = E.K_CAT_COW
-                side = 1 if pk_p > 0 else 2     # sign, not a body side
-        if self.posture == E.P_PRONE:
-            # lying prone the pelvis tips head-down; on all fours the hips are
-            # below the shoulders' line less, and it tips head-up
-            if (self._b16[0] >> 4) < tn["ALLFOURS_MIN_MILLI"]:
-                kind = E.K_LEG_RAISE
-                side = E.SIDE_NONE
-                rng = ap if ap > ar else ar
+            # hip extension lifts the hips and tips the head end of the
+            # pelvis down, far; a pelvic tilt is a small rotation, either
+            # way depending on where the belt sits on the lumbar curve
+            kind = E.K_BRIDGE if pk_p > 0 and ap >= tn["BRIDGE_MIN_MILLI"] else E.K_PELVIC_TILT
         self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng))
 
     # -------------------------------------------------------------- lunges
@@ -593,8 +594,16 @@ class Engine:
         self._pend[self._pend_n] = (t_end, kind, side, dur, rng, t_end - dur)
         self._pend_t[self._pend_n] = t_end
         self._pend_n += 1
+        if kind == K_FACEDOWN and self._pend_n >= 2:
+            a = self._pend[self._pend_n - 2][2]
+            if (a <= SHAPE_PITCH_NEG) != (side <= SHAPE_PITCH_NEG):
+                # a pitch and a roll: one of them is a fidget; the newer one may start a set
+                self._pend[0] = self._pend[self._pend_n - 1]
+                self._pend_t[0] = self._pend_t[self._pend_n - 1]
+                self._pend_n = 1
         need = tn["SET_CONFIRM_REPS"]
-        if self.hint_kind != E.K_NONE and self.hint_kind == kind:
+        if self.hint_kind != E.K_NONE and (self.hint_kind == kind or
+                                           (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1
         if self._pend_n >= need:
             self._start_set()
@@ -602,6 +611,8 @@ class Engine:
     def _compatible(self, kind):
         sk = self._set_kind
         if sk == kind:
+            return True
+        if kind == K_FACEDOWN and sk in FACEDOWN_KINDS:
             return True
         # a bridge set tolerates a shallow rep and vice versa
         if (sk == E.K_BRIDGE and kind == E.K_PELVIC_TILT) or (sk == E.K_PELVIC_TILT and kind == E.K_BRIDGE):
@@ -611,8 +622,8 @@ class Engine:
     def _start_set(self):
         first = self._pend[0]
         kind = first[1]
-        if self.hint_kind in (E.K_CAT_COW, E.K_LEG_RAISE) and kind in (E.K_CAT_COW, E.K_LEG_RAISE):
-            kind = self.hint_kind
+        if kind == K_FACEDOWN:
+            kind = self._facedown_kind()
         if kind in (E.K_BRIDGE, E.K_PELVIC_TILT):
             # the set's kind follows the majority depth of its first reps
             nb = 0
@@ -632,8 +643,20 @@ class Engine:
             p = self._pend[i]
             self._count(p[0], p[1], p[2], p[3], p[4])
 
+    def _facedown_kind(self):
+        if self.hint_kind in FACEDOWN_KINDS:
+            return self.hint_kind
+        a = self._pend[0][2]
+        b = self._pend[1][2] if self._pend_n > 1 else a
+        if a == b:
+            return E.K_LEG_RAISE
+        return E.K_CAT_COW if a <= SHAPE_PITCH_NEG else E.K_BIRD_DOG
+
     def _count(self, t_end, kind, side, dur, rng):
         sk = self._set_kind
+        if kind == K_FACEDOWN:
+            # shape code -> body side where it means one
+            side = E.SIDE_LEFT if side == SHAPE_ROLL_POS else (E.SIDE_RIGHT if side == SHAPE_ROLL_NEG else E.SIDE_NONE)
         if sk == E.K_LUNGE:
             # stepping into and out of lunges is not a walk
             self.steps.cancel()
@@ -645,8 +668,6 @@ class Engine:
             self._half = None
             dur = dur + (t_end - dur - h[0]) + h[1]
             rng = rng + h[2]
-            side = E.SIDE_NONE
-        elif sk == E.K_LEG_RAISE:
             side = E.SIDE_NONE
         self._set_reps += 1
         self._last_rep_t = t_end

@@ -22,7 +22,6 @@ DEFAULTS = {
     "BRIDGE_MIN_MILLI": 240,      # supine head-end-down excursion of ~14 deg or more is a bridge
     "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
     "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
-    "ALLFOURS_MIN_MILLI": 10,     # face down, rest pitch above this (head end up) is all fours, below lying prone
     "LEVEL_STILL_MS": 3000,       # default mount: standing still this long levels the strap's tilt
     "LEVEL_STILL_MG": 30,
     "LEVEL_MIN_MILLI": 35,        # ... when it is more than ~2 deg off
