@@ -24,6 +24,7 @@ with one line saying what to do (`user_error(exc)` translates bleak/D-Bus
 errors).
 """
 import asyncio
+import collections
 import logging
 import os
 import sys
@@ -47,6 +48,7 @@ RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording 
 REPLAY_SETTLE_S = 1.5           # a gap still open this long after its replay ended is given up
 ONLY_ONE_LISTEN_S = 1.5         # extra listening to be sure a board is the only one in range
 TAIL_CHECK_S = 0.5              # status says the board has newer events than arrived: wait this long, then replay
+RECENT_MAX = 8192                # delivered seqs remembered for rewind()
 GAP_ATTEMPTS = 4                # replays without progress before missing seqs count as never logged
 GAP_GRACE_S = 0.05              # out-of-order arrival window before a gap counts as loss
 
@@ -296,6 +298,7 @@ class BoardClient:
         self.link = "idle"
         self.watermark = None             # last seq delivered with nothing missing before it
         self._above = set()               # seqs delivered above the watermark (out of order)
+        self._recent = collections.deque(maxlen=RECENT_MAX)   # seqs delivered lately (for rewind)
         self._decoder = P.EventDecoder()
         self._token = 0
         self._pending = {}                # token -> future
@@ -303,6 +306,7 @@ class BoardClient:
         self._closing = False
         self._connected = asyncio.Event()
         self._reconnect_task = None
+        self._link_gen = 0                # bumped by every disconnect: a setup that saw one is void
         self._gap_task = None
         self._tail_task = None
         self._gap_since = None
@@ -366,6 +370,7 @@ class BoardClient:
         return boards[0]
 
     async def _open_link(self, pair=True):
+        gen = self._link_gen
         try:
             await asyncio.wait_for(self.backend.connect(self.board, self._on_disconnect, CONNECT_TIMEOUT_S),
                                    CONNECT_TIMEOUT_S + 5)
@@ -404,6 +409,10 @@ class BoardClient:
                 raise ue from None
             raise UserError("cannot connect to %s (%s): retry; if it persists, switch the board off and "
                             "on" % (self.board.name, e)) from None
+        if gen != self._link_gen:
+            # the link dropped while it was being set up: not connected, whatever the last call said
+            await self._safe_disconnect()
+            raise UserError("the link to %s dropped while connecting: retry" % self.board.name)
         self._connected.set()
         self._set_link("connected")
 
@@ -595,7 +604,26 @@ class BoardClient:
         else:
             self._gap_since = None
 
+    def rewind(self, watermark):
+        """Set the watermark (e.g. from the store) without delivering twice what already went out.
+
+        Records delivered since connecting (the live stream starts at once)
+        and above the new watermark count as held, so a replay from
+        watermark + 1 delivers only what is really new.
+        """
+        self.watermark = watermark
+        if watermark is None:
+            self._above = set()
+            return
+        self._above = {s for s in self._recent if s > watermark}
+        wm = watermark
+        while wm + 1 in self._above:
+            wm += 1
+            self._above.discard(wm)
+        self.watermark = wm
+
     def _deliver(self, new):
+        self._recent.extend(s for s, _ in new)
         self.stats["events"] += len(new)
         if self.on_events is not None:
             self.on_events(new)
@@ -664,6 +692,7 @@ class BoardClient:
     # ---- link loss
 
     def _on_disconnect(self):
+        self._link_gen += 1
         self._connected.clear()
         for _op, fut in self._pending.values():
             if not fut.done():
@@ -712,7 +741,10 @@ class BoardClient:
                     await self._replay_from(self.watermark + 1)
             except UserError as e:
                 log.info("replay after reconnect failed: %s", e)
-            return
+            if self._connected.is_set():
+                return
+            # dropped again right after connecting: keep trying (this task is the one reconnecting)
+            i = 0
 
     async def wait_connected(self, timeout_s=None):
         await asyncio.wait_for(self._connected.wait(), timeout_s)

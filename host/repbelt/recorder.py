@@ -226,11 +226,16 @@ class Recorder:
         self.session_id = self.store.begin_session(self.device_id, self.board_session,
                                                    started=self.started_wall, source=self.source)
         if last is None:
-            # resuming a session this host has nothing of: fetch it from its start
-            c.watermark = None
-            await c.replay_session(self.board_session, 0)
+            # resuming a session this host has nothing of: fetch it from its first record (the
+            # watermark must sit below it before live records, already in flight, arrive)
+            first = None
+            for info in await c.list_sessions():
+                if info[0] == self.board_session:
+                    first = info[1]
+            c.rewind(first - 1 if first else None)
+            await c.replay_session(self.board_session, first or 0)
         else:
-            c.watermark = last
+            c.rewind(last)
             if sid is not None:
                 await c.replay(last + 1)
         self._flusher = asyncio.ensure_future(self._flush_loop())
@@ -364,7 +369,7 @@ async def sync_board(client, store, device_id, delete=False, progress=None):
         if n_records and (have is None or have < last):
             got = []
             client.on_events = got.extend
-            client.watermark = (have if have is not None else first - 1)
+            client.rewind(have if have is not None else first - 1)
             client.session_filter = board_session
             await client.replay_session(board_session, client.watermark + 1)
             deadline = time.monotonic() + SYNC_SETTLE_S
