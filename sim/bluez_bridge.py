@@ -50,7 +50,10 @@ from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 from dbus_fast.service import PropertyAccess, ServiceInterface, dbus_property, method
 
-from sim.air import AirServer, parse_adv, norm_uuid
+try:
+    from sim.air import AirServer, norm_uuid, parse_adv
+except ImportError:            # run as a script: sim/ itself is on sys.path
+    from air import AirServer, norm_uuid, parse_adv
 
 log = logging.getLogger("repbelt.bluez_bridge")
 

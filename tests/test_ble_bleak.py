@@ -222,3 +222,43 @@ def test_unknown_adapter_gives_a_clear_error():
         with pytest.raises(UserError) as ei:
             run(BoardClient(adapter="hci7").scan(1.0))
     assert "adapter hci7 not found" in str(ei.value)
+
+
+def test_two_boards_in_range_need_a_choice_unless_one_is_known():
+    from sim.air import AirServer
+    from sim.bluez_bridge import BluezRadio
+    from sim.fake_board import FakeBoard
+    third = "00:00:00:00:00:03"
+
+    async def go(mb):
+        radios, tasks, airs = [], [], []
+        for adapter, name in (("hci1", "repbelt-aaaa"), ("hci2", "repbelt-bbbb")):
+            r = BluezRadio(mb.bus_address, adapter=adapter, register_agent=(adapter == "hci1"))
+            await r.start()
+            a = AirServer(r)
+            await a.start()
+            tasks.append(asyncio.ensure_future(FakeBoard(a.address, name=name).run()))
+            radios.append(r)
+            airs.append(a)
+        try:
+            for r in radios:
+                await asyncio.wait_for(r.advertising.wait(), 10)
+            c = BoardClient()
+            boards = await c.scan(4.0, lambda found: len(found) >= 2)
+            with pytest.raises(UserError) as ei:
+                await c.connect(None)
+            board = await c.connect(None, known=[third])
+            await c.close()
+            return sorted((b.name, b.address) for b in boards), str(ei.value), board
+        finally:
+            for t in tasks:
+                t.cancel()
+            for a in airs:
+                await a.close()
+            for r in radios:
+                await r.close()
+    with mock_bluez(adapters=("00:00:00:00:00:01", BOARD_ADDRESS, third)) as mb:
+        boards, msg, board = run(go(mb))
+    assert boards == [("repbelt-aaaa", BOARD_ADDRESS), ("repbelt-bbbb", third)]
+    assert "2 boards in range (repbelt-" in msg and "--board NAME" in msg
+    assert (board.name, board.address) == ("repbelt-bbbb", third)

@@ -333,16 +333,20 @@ class BoardClient:
             seen[b.address] = b
         return sorted(seen.values(), key=lambda b: (-(b.rssi if b.rssi is not None else -999), b.name))
 
-    async def connect(self, target=None, scan_timeout_s=SCAN_TIMEOUT_S, pair=True):
-        """Find and connect the board `target` (name, address, or None for the only one in range)."""
+    async def connect(self, target=None, scan_timeout_s=SCAN_TIMEOUT_S, pair=True, known=()):
+        """Find and connect the board `target` (name, address, or None for the only one in range).
+
+        `known`: addresses of boards this host bonded with before; with no
+        target and several boards in range, the one known board among them wins.
+        """
         self._closing = False
         self._set_link("connecting")
-        board = await self._find(target, scan_timeout_s)
+        board = await self._find(target, scan_timeout_s, known)
         self.board = board
         await self._open_link(pair=pair)
         return board
 
-    async def _find(self, target, scan_timeout_s):
+    async def _find(self, target, scan_timeout_s, known=()):
         t = (target or "").lower()
 
         def is_target(b):
@@ -365,6 +369,9 @@ class BoardClient:
                             "as repbelt-XXXX), bring it closer, and retry; `repbelt scan` lists boards"
                             % scan_timeout_s)
         if len(boards) > 1:
+            mine = [b for b in boards if b.address.lower() in {k.lower() for k in known}]
+            if len(mine) == 1:
+                return mine[0]
             raise UserError("%d boards in range (%s): pick one with --board NAME"
                             % (len(boards), ", ".join(b.name for b in boards)))
         return boards[0]

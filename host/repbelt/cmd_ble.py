@@ -41,6 +41,11 @@ def _run(coro):
         raise
 
 
+def _known(store):
+    """Boards this host paired with before (the store's devices table remembers them)."""
+    return [d["address"] for d in store.devices() if d.get("bonded")]
+
+
 def _client(adapter):
     from .ble import BoardClient
     return BoardClient(adapter=adapter)
@@ -121,7 +126,7 @@ async def _record(store, target, adapter, guide, duration_s, resume):
         pass   # Windows: KeyboardInterrupt ends the loop below instead
 
     con.print("looking for %s ..." % (target or "a repbelt board"))
-    board = await client.connect(target)
+    board = await client.connect(target, known=_known(store))
     st = client.status
     dev = store.add_device(board.address, name=board.name, bonded=True, firmware=st.get("firmware"),
                            protocol=st.get("protocol"))
@@ -271,7 +276,7 @@ async def _sync(store, target, adapter, delete):
     client = _client(adapter)
     client.auto_reconnect = True
     con.print("looking for %s ..." % (target or "a repbelt board"))
-    board = await client.connect(target)
+    board = await client.connect(target, known=_known(store))
     st = client.status
     dev = store.add_device(board.address, name=board.name, bonded=True, firmware=st.get("firmware"),
                            protocol=st.get("protocol"))
