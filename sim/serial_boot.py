@@ -21,6 +21,10 @@ import sys
 import errno
 import gc
 
+_real_os = os
+_real_open = open
+_flash = None
+
 EXIT_SOFT_RAW = 10      # soft reset, come back in the raw REPL
 EXIT_SOFT_FRIENDLY = 11  # soft reset, run boot.py/main.py, friendly REPL
 EXIT_HARD = 12          # machine.reset(): like a power cycle
@@ -99,93 +103,105 @@ class _QuotaFile:
         self._f.close()
 
 
-class FlashVfs:
-    # The board's flash: a host directory with a quota; HOST_PREFIX is the host.
-    def __init__(self, flash_dir, quota_bytes):
-        self._flash = os.VfsPosix(flash_dir)
-        self._host = os.VfsPosix("/")
-        self._cwd = "/"
+class Flash:
+    # Size accounting of the board's flash (a host directory mounted at "/").
+    #
+    # The directory is mounted natively (os.VfsPosix): a Python-level VFS
+    # object at "/" made the firmware run out of heap on MicroPython 1.29
+    # preview.  The quota is enforced where code reaches the flash instead:
+    # builtins.open (writes), os.mkdir and os.statvfs of the `os` code sees.
+    def __init__(self, quota_bytes):
         self.total_blocks = quota_bytes // BLOCK_BYTES
-
-    def _route(self, path):
-        if path == HOST_PREFIX or path.startswith(HOST_PREFIX + "/"):
-            return self._host, path[len(HOST_PREFIX):] or "/"
-        return self._flash, path
 
     def used_blocks(self):
         return self._du("/") + 2   # littlefs keeps two blocks for its superblock
 
     def _du(self, d):
         n = 1
-        for ent in self._flash.ilistdir(d):
+        for ent in _real_os.ilistdir(d):
+            if d == "/" and ent[0] == HOST_PREFIX[1:]:
+                continue
             p = d.rstrip("/") + "/" + ent[0]
             if ent[1] == 0x4000:
                 n += self._du(p)
             else:
-                n += _blocks(self._flash.stat(p)[6])
+                n += _blocks(_real_os.stat(p)[6])
         return n
 
-    def mount(self, readonly, mkfs):
-        pass
-
-    def umount(self):
-        pass
-
-    def open(self, path, mode):
-        vfs, p = self._route(path)
-        if vfs is self._host or ("w" not in mode and "a" not in mode and "+" not in mode):
-            return vfs.open(p, mode)
-        size = 0
-        if "a" in mode or "+" in mode:
-            try:
-                size = vfs.stat(p)[6]
-            except OSError:
-                size = 0
-        if "w" in mode and self.used_blocks() + 1 > self.total_blocks:
-            raise OSError(errno.ENOSPC)
-        return _QuotaFile(self, vfs.open(p, mode), p, size)
-
-    def stat(self, path):
-        vfs, p = self._route(path)
-        return vfs.stat(p)
-
-    def ilistdir(self, path):
-        vfs, p = self._route(path)
-        return vfs.ilistdir(p)
-
-    def mkdir(self, path):
-        vfs, p = self._route(path)
-        if vfs is self._flash and self.used_blocks() + 1 > self.total_blocks:
-            raise OSError(errno.ENOSPC)
-        return vfs.mkdir(p)
-
-    def rmdir(self, path):
-        vfs, p = self._route(path)
-        return vfs.rmdir(p)
-
-    def remove(self, path):
-        vfs, p = self._route(path)
-        return vfs.remove(p)
-
-    def rename(self, a, b):
-        va, pa = self._route(a)
-        vb, pb = self._route(b)
-        if va is not vb:
-            raise OSError(errno.EXDEV)
-        return va.rename(pa, pb)
-
-    def chdir(self, path):
-        self._cwd = path
-        vfs, p = self._route(path)
-        return vfs.chdir(p)
-
-    def getcwd(self):
-        return self._cwd
-
-    def statvfs(self, path):
+    def statvfs(self):
         total = self.total_blocks
         free = max(0, total - self.used_blocks())
         return (BLOCK_BYTES, BLOCK_BYTES, total, free, free, 0, 0, 0, 0, 255)
+
+
+def _on_flash(path):
+    if not path.startswith("/"):
+        path = _real_os.getcwd().rstrip("/") + "/" + path
+    return not (path == HOST_PREFIX or path.startswith(HOST_PREFIX + "/"))
+
+
+def _open(path, mode="r", *args, **kw):
+    if isinstance(path, int) or not _on_flash(path) or not ("w" in mode or "a" in mode or "+" in mode):
+        return _real_open(path, mode, *args, **kw)
+    size = 0
+    if "a" in mode or "+" in mode:
+        try:
+            size = _real_os.stat(path)[6]
+        except OSError:
+            size = 0
+    if "w" in mode and _flash.used_blocks() + 1 > _flash.total_blocks:
+        raise OSError(errno.ENOSPC)
+    return _QuotaFile(_flash, _real_open(path, mode, *args, **kw), path, size)
+
+
+class _OsView:
+    # `import os` for code on the board: the real os with the flash's size and
+    # without the hidden host mount in listings of "/".
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def statvfs(self, path):
+        if _on_flash(path):
+            return _flash.statvfs()
+        return self._real.statvfs(path)
+
+    def mkdir(self, path):
+        if _on_flash(path) and _flash.used_blocks() + 1 > _flash.total_blocks:
+            raise OSError(errno.ENOSPC)
+        return self._real.mkdir(path)
+
+    def rename(self, a, b):
+        # VfsPosix with a root (1.29 preview) fails renames of absolute paths
+        # with ENOENT; relative ones work, so rename from the mount's root
+        if not (a.startswith("/") and b.startswith("/")):
+            return self._real.rename(a, b)
+        fa, fb = _on_flash(a), _on_flash(b)
+        if fa != fb:
+            raise OSError(errno.EXDEV)
+        root = "/" if fa else HOST_PREFIX
+        cwd = self._real.getcwd()
+        self._real.chdir(root)
+        try:
+            self._real.rename(a[len(root):].lstrip("/") if not fa else a.lstrip("/"),
+                              b[len(root):].lstrip("/") if not fb else b.lstrip("/"))
+        finally:
+            self._real.chdir(cwd)
+
+    def _is_root(self, path):
+        return path == "/" or (path in ("", ".") and self._real.getcwd() == "/")
+
+    def ilistdir(self, path=""):
+        hide = self._is_root(path)
+        for e in (self._real.ilistdir(path) if path else self._real.ilistdir()):
+            if hide and e[0] == HOST_PREFIX[1:]:
+                continue
+            yield e
+
+    def listdir(self, path=""):
+        return [e[0] for e in self.ilistdir(path)]
 
 
 class _Impl:
@@ -215,10 +231,16 @@ class _SysView:
 
 def _setup_world():
     global _host_upy
+    global _flash, _real_open
     os.umount("/")
-    vfs = FlashVfs(_flash_dir, _quota)
-    os.mount(vfs, "/")
+    os.mount(os.VfsPosix(_flash_dir), "/")
+    os.mount(os.VfsPosix("/"), HOST_PREFIX)
     os.chdir("/")
+    _flash = Flash(_quota)
+    import builtins
+    _real_open = builtins.open
+    builtins.open = _open
+    sys.modules["os"] = _OsView(os)
     # like ESP32: '' then /lib; the emulated hardware modules shadow files,
     # as built-in modules do on a real board
     path = ["", ".frozen", "/lib"]
@@ -234,12 +256,14 @@ def _setup_world():
         if v and v.startswith("/") and not v.startswith(HOST_PREFIX):
             os.putenv(k, HOST_PREFIX + v)
     os.putenv("REPBELT_SIM_FLASH", "/")
+    # sys.implementation says which board this is (and a faked version for tests)
+    version = tuple(sys.implementation.version[:3])
     if _fake_version:
         parts = [int(x) for x in _fake_version.split(".")]
         while len(parts) < 3:
             parts.append(0)
-        impl = _Impl(sys.implementation, tuple(parts[:3]))
-        sys.modules["sys"] = _SysView(sys, impl)
+        version = tuple(parts[:3])
+    sys.modules["sys"] = _SysView(sys, _Impl(sys.implementation, version))
 
 
 _out = sys.stdout

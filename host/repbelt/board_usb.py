@@ -100,7 +100,8 @@ class Board:
     def __init__(self, port, timeout_s=REPL_TIMEOUT_S):
         self.port = port
         try:
-            self.t = SerialTransport(port, baudrate=115200)
+            # a read timeout: on /dev/pts/N mpremote reads blocking and would hang on a mute port
+            self.t = SerialTransport(port, baudrate=115200, timeout=2)
         except TransportError:
             if not os.access(port, os.R_OK | os.W_OK):
                 raise UserError("cannot open %s: permission denied: add yourself to the "
