@@ -45,6 +45,7 @@ BACKOFF_MIN_MS = 20
 BACKOFF_MAX_MS = 320
 IDLE_WAIT_MS = 500            # sender re-checks at least this often
 PAIRING_WINDOW_MS = 120000
+CONNECT_GRACE_MS = 300       # live stream waits this long for a "replay from" after connect
 REFUSED_LOG_MIN_MS = 1000     # at most one F_CONTROL_REFUSED event per second
 BOND_SAVE_DELAY_MS = 200
 
@@ -84,13 +85,15 @@ class Peripheral:
         self._bond_refused = False
         self._cmds = []
         self.cmds_dropped = 0
-        self._flag = asyncio.ThreadSafeFlag()
+        self._flag = asyncio.ThreadSafeFlag()       # wakes the sender (one waiter only)
+        self._cmd_flag = asyncio.ThreadSafeFlag()   # wakes the control task
         self._link_changed = False
         # sender state (tasks only)
         self.cursor = None            # next live seq to send on this link
         self._marker_session = -1     # session of the last marker sent on this link
         self._replay = None           # [session, from_seq, token] of a session replay
         self._walls = {}              # session -> wall_s, for session markers
+        self._grace_until = None
         self._out = []                # pending Control responses (bytes)
         self._status = None           # status block waiting to be notified
         self._battery = None
@@ -169,6 +172,7 @@ class Peripheral:
                     self._cmds.append(bytes(self.ble.gatts_read(self.h_control)))
                 else:
                     self.cmds_dropped += 1
+                self._cmd_flag.set()
         elif event == _IRQ_MTU_EXCHANGED:
             if data[0] == self.conn:
                 self.mtu = data[1]
@@ -313,9 +317,9 @@ class Peripheral:
         asyncio.create_task(self._housekeeping())
 
     # ------------------------------------------------------------ tasks
-    async def _wait(self, ms):
+    async def _wait(self, ms, flag=None):
         try:
-            await asyncio.wait_for_ms(self._flag.wait(), ms)
+            await asyncio.wait_for_ms((flag or self._flag).wait(), ms)
         except asyncio.TimeoutError:
             pass
 
@@ -336,17 +340,7 @@ class Peripheral:
     async def _sender(self):
         backoff = BACKOFF_MIN_MS
         while True:
-            if self._link_changed:
-                self._link_changed = False
-                if self.conn is not None:
-                    self.cursor = self.log.last_seq + 1   # live from now; the host replays the rest
-                    self._marker_session = -1
-                    self._replay = None
-                    if self._status is None:
-                        self._status = self.ble.gatts_read(self.h_status)
-                else:
-                    self.cursor = None
-                    self._replay = None
+            self._sync_link()
             if self.conn is None:
                 await self._wait(IDLE_WAIT_MS)
                 continue
@@ -356,10 +350,31 @@ class Peripheral:
                 if busy:
                     await asyncio.sleep_ms(0)
                 else:
-                    await self._wait(IDLE_WAIT_MS)
+                    await self._wait(CONNECT_GRACE_MS if self._grace_until is not None else IDLE_WAIT_MS)
             else:
                 await asyncio.sleep_ms(backoff)
                 backoff = min(backoff * 2, BACKOFF_MAX_MS)
+
+    def _sync_link(self):
+        """Take a connect/disconnect into account (sender and control both call it
+        first, so a "replay from" never races with the new link's defaults)."""
+        if not self._link_changed:
+            return
+        self._link_changed = False
+        if self.conn is not None:
+            self.cursor = self.log.last_seq + 1   # live from now; the host replays the rest
+            # a resuming host asks for a replay at once: wait a moment so the
+            # records between its watermark and now are not sent twice
+            self._grace_until = time.ticks_add(self.ticks_ms(), CONNECT_GRACE_MS)
+            self._marker_session = -1
+            self._replay = None
+            self._out = []
+            if self._status is None:
+                self._status = self.ble.gatts_read(self.h_status)
+        else:
+            self.cursor = None
+            self._replay = None
+            self._grace_until = None
 
     def _send_one(self):
         """One notification. (ok, more): ok False = back off and retry."""
@@ -380,6 +395,10 @@ class Peripheral:
             return True, True
         if self._replay is not None:
             return self._send_replay()
+        if self._grace_until is not None:
+            if time.ticks_diff(self._grace_until, self.ticks_ms()) > 0:
+                return True, False
+            self._grace_until = None
         return self._send_live()
 
     def _fill(self, recs, with_session):
@@ -487,8 +506,9 @@ class Peripheral:
     async def _control(self):
         while True:
             if not self._cmds:
-                await self._wait(IDLE_WAIT_MS)
+                await self._wait(IDLE_WAIT_MS, self._cmd_flag)
                 continue
+            self._sync_link()
             data = self._cmds.pop(0)
             try:
                 self._command(data)
@@ -524,6 +544,7 @@ class Peripheral:
                 seq = 1
             self.cursor = seq
             self._marker_session = -1
+            self._grace_until = None
             self.respond(P.encode_response(op, token, P.ERR_OK, P.encode_u32(self.log.last_seq)))
         elif op == P.OP_REPLAY_SESSION:
             if self._replay is not None:

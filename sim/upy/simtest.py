@@ -33,6 +33,7 @@ class Central:
         self.dec = P.EventDecoder()
         self.events = {}          # seq -> ev (first copy)
         self.dups = 0
+        self.dup_seqs = []
         self.order_errors = 0
         self.sessions = {}        # seq -> session of the record
         self.session = None
@@ -85,6 +86,7 @@ class Central:
                         continue
                     if seq in self.events:
                         self.dups += 1
+                        self.dup_seqs.append(seq)
                     else:
                         self.events[seq] = ev
                         self.sessions[seq] = self.session

@@ -12,6 +12,7 @@ ENOMEM = float(os.getenv("T_ENOMEM") or "0")
 BURST_EVERY = int(os.getenv("T_BURST_EVERY") or "0")
 DISC_MS = int(os.getenv("T_DISCONNECT_EVERY_MS") or "0")
 FROM = int(os.getenv("T_FROM") or "1")
+DISC_EVENTS = int(os.getenv("T_DISCONNECT_EVERY_EVENTS") or "0")
 STOP_AT_SEQ = int(os.getenv("T_EXIT_AT_SEQ") or "0")
 
 
@@ -25,7 +26,8 @@ async def main():
     assert r[2] == P.ERR_OK, r
     t = 0
     reconnects = 0
-    while not machine.SIM.done:
+    next_disc = DISC_EVENTS
+    while not machine.SIM.done or (DISC_EVENTS and reconnects < 8 and len(c.events) < app.log.last_seq):
         c.pump()
         if STOP_AT_SEQ and app.log.last_seq >= STOP_AT_SEQ and c.last_contiguous(first) >= STOP_AT_SEQ - 3:
             # a power cut in the middle of the session: no stop, no flush
@@ -34,7 +36,8 @@ async def main():
             T.done(3)
         await asyncio.sleep_ms(10)
         t += 10
-        if DISC_MS and t % DISC_MS == 0:
+        if (DISC_MS and t % DISC_MS == 0) or (DISC_EVENTS and len(c.events) >= next_disc):
+            next_disc = len(c.events) + DISC_EVENTS
             await c.disconnect()
             await asyncio.sleep_ms(20)
             await c.connect(mtu=MTU, bond=True)
@@ -46,7 +49,7 @@ async def main():
     ok = await c.wait_seq(app.log.last_seq)
     c.pump()
     T.result({
-        "ok": ok, "last_seq": app.log.last_seq, "dups": c.dups, "reconnects": reconnects,
+        "ok": ok, "last_seq": app.log.last_seq, "dups": c.dups, "dup_seqs": c.dup_seqs, "reconnects": reconnects,
         "events": [[s, c.sessions[s]] + list(c.events[s]) for s in sorted(c.events)],
         "logged": [[x[0], x[1]] + list(x[2]) for x in app.log.read_from(1, 100000)],
         "irq_errors": T.AIR.irq_errors, "truncated": T.AIR.truncated, "max_notify": c.max_notify,

@@ -1,0 +1,156 @@
+"""The unmodified firmware (main.py -> rb_app -> rb_ble, rb_mpu, rb_engine, rb_log) on the
+virtual board: emulated MPU6050 behind fake I2C replaying a trace, emulated `bluetooth`
+with an in-process central. Every test runs the real MicroPython unix port."""
+import json
+from pathlib import Path
+
+import pytest
+
+import board_sim as B
+import rb_events as E
+import rb_protocol as P
+
+SCRIPTS = Path(__file__).parent / "board_scripts"
+STREAM = (SCRIPTS / "stream.py").read_text()
+SECURITY = (SCRIPTS / "security.py").read_text()
+
+
+@pytest.fixture(scope="module")
+def trace(tmp_path_factory):
+    """Bridge set, walking about, a plank, then standing still (170 s at 100 Hz)."""
+    d = tmp_path_factory.mktemp("trace")
+    txt, n = B.quantized_trace(B.DEV / "dev-100004.csv", [(0, 95), (250, 305)])
+    p = d / "q.csv"
+    p.write_text(txt)
+    events, reader = B.direct_events(p)
+    t_end_ms = (n - 1) * 10
+    return p, events, reader, t_end_ms
+
+
+def _check_stream(run, trace):
+    path, direct, reader, t_end = trace
+    assert run.rc == 0, run
+    r = run.result
+    assert r["ok"], run
+    last = r["last_seq"]
+    seqs = [e[0] for e in r["events"]]
+    assert seqs == list(range(1, last + 1)), "every seq exactly once"
+    logged = [[x[0], x[1]] + x[2:] for x in r["logged"]]
+    assert [e[:2] + e[2:] for e in r["events"]] == logged, "the central got what the log holds"
+    assert r["truncated"] == 0 and r["irq_errors"] == 0 and r["frag_errors"] == 0
+    assert r["lost_samples"] == 0 and r["overflows"] == 0
+    board = [tuple(e[2:]) for e in r["events"] if e[3] <= t_end]
+    ref = [tuple(e) for e in direct if e[1] <= t_end]
+    assert board == ref, "board pipeline == engine over the trace"
+    assert B.analysis_json(board, reader) == B.analysis_json(ref, reader)
+    return r
+
+
+def test_trace_through_sensor_driver_engine_log_ble_equals_engine(tmp_path, trace):
+    run = B.run_board(tmp_path, STREAM, env={"REPBELT_SIM_TRACE": trace[0], "T_MTU": 247})
+    r = _check_stream(run, trace)
+    kinds = [e[2] for e in r["events"]]
+    assert kinds.count(E.EV_REP) >= 10 and E.EV_HOLD_END in kinds
+    assert r["max_notify"] <= 244 and r["dups"] == 0, r["dup_seqs"]
+    # several records share a notification at MTU 247
+    assert run.stats["sent_records"] == r["last_seq"]
+
+
+def test_mtu23_enomem_bursts_and_disconnects_lose_nothing(tmp_path, trace):
+    run = B.run_board(tmp_path, STREAM, env={
+        "REPBELT_SIM_TRACE": trace[0], "T_MTU": 23, "T_ENOMEM": 0.25, "T_BURST_EVERY": 12,
+        "T_DISCONNECT_EVERY_EVENTS": 6})
+    r = _check_stream(run, trace)
+    assert r["max_notify"] <= 20
+    assert r["enomem"] > 20 and r["notify_errors"] >= r["enomem"]
+    assert r["reconnects"] >= 5
+
+
+def test_mtu247_heavy_enomem(tmp_path, trace):
+    run = B.run_board(tmp_path, STREAM, env={
+        "REPBELT_SIM_TRACE": trace[0], "T_MTU": 247, "T_ENOMEM": 0.5, "T_BURST_EVERY": 9})
+    r = _check_stream(run, trace)
+    assert r["enomem"] > 20
+
+
+def test_reset_mid_session_every_seq_once_after_replay(tmp_path, trace):
+    flash = tmp_path / "flash"
+    env = {"REPBELT_SIM_TRACE": trace[0], "T_MTU": 185, "T_EXIT_AT_SEQ": 20}
+    first = B.run_board(tmp_path, STREAM, flash=flash, env=env)
+    assert first.rc == 3, first        # the script pulled the plug mid-session
+    got1 = first.result["received"]
+    assert got1 and got1 == list(range(1, len(got1) + 1))
+    wm = got1[-1]
+    env2 = {"REPBELT_SIM_TRACE": trace[0], "T_MTU": 185, "T_FROM": wm + 1}
+    second = B.run_board(tmp_path, STREAM, flash=flash, env=env2)
+    assert second.rc == 0, second
+    r = second.result
+    seqs2 = [e[0] for e in r["events"]]
+    assert seqs2 == list(range(wm + 1, r["last_seq"] + 1))
+    union = got1 + seqs2
+    assert union == list(range(1, r["last_seq"] + 1)), "every seq exactly once across the reset"
+    assert r["last_seq"] > first.result["last_seq"]
+    sessions = {e[1] for e in r["events"]}
+    assert sessions == {first.result["session"], r["session"]} and r["session"] == first.result["session"] + 1
+    # the replayed part of the first session is what the log kept of it
+    logged = [x for x in r["logged"] if x[0] > wm]
+    assert [[e[0], e[1]] + e[2:] for e in r["events"]] == [[x[0], x[1]] + x[2:] for x in logged]
+
+
+def test_control_security_and_malformed_writes(tmp_path, trace):
+    run = B.run_board(tmp_path, SECURITY, env={"REPBELT_SIM_TRACE": trace[0]})
+    assert run.rc == 0, run
+    r = run.result
+    assert r["open_start_while_running"] == P.ERR_BAD_STATE    # autostarted: already in a session
+    assert r["open_hint"] == P.ERR_OK and r["open_list"] == P.ERR_OK
+    assert r["status_authorized_plain"] is False
+    assert set(r["refused_plain"].values()) == {P.ERR_NOT_AUTHORIZED}, r["refused_plain"]
+    assert r["refused_unbonded"] == P.ERR_NOT_AUTHORIZED
+    assert r["time_set_after_refusals"] is False
+    assert r["bonded_set_time"] == P.ERR_OK and r["bonded_threshold"] == P.ERR_OK
+    assert r["bonded_bad_value"] == P.ERR_BAD_VALUE and r["bonded_unknown_key"] == P.ERR_BAD_VALUE
+    assert r["bonded_replay"] == P.ERR_OK
+    assert r["status_flags"]["time_set"] and r["status_flags"]["authorized"]
+    assert r["delete_current"] == P.ERR_BAD_STATE and r["delete_missing"] == P.ERR_NOT_FOUND
+    assert r["stranger_bonded_flag"] is False and r["stranger_set_time"] == P.ERR_NOT_AUTHORIZED
+    assert r["window_set_time"] == P.ERR_OK
+    codes = r["malformed_codes"]
+    assert len(codes) == 12 and P.ERR_OK not in codes
+    assert set(codes) <= {P.ERR_MALFORMED, P.ERR_UNKNOWN_OP, P.ERR_BAD_VALUE}
+    assert r["still_alive"] == P.ERR_OK and r["irq_errors"] == 0
+    assert r["fuzz_responses"] + r["cmds_dropped"] >= 250
+    # refusals are logged as F_CONTROL_REFUSED with detail = err << 8 | op (rate limited)
+    assert r["refused_faults"], r
+    assert (P.ERR_NOT_AUTHORIZED << 8 | P.OP_SET_TIME) in r["refused_faults"]
+    assert r["refused_count"] >= 9
+    bonds = json.loads(r["bonds_file"])
+    assert any("aa0000000001" in k for k in bonds) and not any("bb0000000002" in k for k in bonds)
+    assert any("cc0000000003" in k for k in bonds)
+    assert json.loads(r["config_file"])["thresholds"]["REP_HI_MILLI"] == 90
+
+
+def test_ticks_wrap_during_streaming(tmp_path, tmp_path_factory):
+    """Real-time run whose ticks_ms wraps (ESP32 period 2**30) 2 s after boot."""
+    txt, n = B.quantized_trace(B.DEV / "dev-100004.csv", [(14, 22)], still_s=1)
+    p = tmp_path / "w.csv"
+    p.write_text(txt)
+    direct, reader = B.direct_events(p)
+    script = STREAM.replace("async def main():\n    app = await T.wait_app()",
+                            "async def main():\n    import time\n    app = await T.wait_app()\n"
+                            "    T0 = time.ticks_ms()", 1)
+    script = script.replace('"session": app.log.session_id, "sessions"',
+                            '"t0": T0, "t1": time.ticks_ms(), "session": app.log.session_id, "sessions"')
+    run = B.run_board(tmp_path, script, env={"REPBELT_SIM_TRACE": p, "REPBELT_SIM_SPEED": 1,
+                                             "T_MTU": 23, "T_ENOMEM": 0.3},
+                      args=["--ticks-offset", "2000"], timeout=120)
+    assert run.rc == 0, run
+    r = run.result
+    assert r["t0"] > (1 << 30) - 2500 and r["t1"] < 60000, "the tick counter wrapped during the run"
+    assert r["lost_samples"] == 0 and r["overflows"] == 0
+    assert r["samples"] >= n - 10
+    assert [e[0] for e in r["events"]] == list(range(1, r["last_seq"] + 1))
+    t_end = (n - 1) * 10
+    board = [tuple(e[2:]) for e in r["events"] if e[3] <= t_end]
+    ref = [tuple(e) for e in direct if e[1] <= t_end]
+    assert board == ref
+    assert not [e for e in board if e[0] == E.EV_FAULT]
