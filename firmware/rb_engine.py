@@ -81,10 +81,9 @@ class Engine:
         self._n = 0
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
-        self._tr = 0             # sum |a - a_prev| within the bin (tremor proxy)
-        self._px = self._py = self._pz = 0
         self._t_last = -1
         self._lf0 = self._lf1 = self._lf2 = self._lf3 = 0
+        self._has_lf = False
         self._reset_filters()
         self.posture = E.P_UNKNOWN
         self._posture_t = 0
@@ -115,16 +114,6 @@ class Engine:
                     tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         n = self._n
-        if n:
-            d = ax - self._px
-            self._tr += d if d > 0 else -d
-            d = ay - self._py
-            self._tr += d if d > 0 else -d
-            d = az - self._pz
-            self._tr += d if d > 0 else -d
-        self._px = ax
-        self._py = ay
-        self._pz = az
         self._sx += ax
         self._sy += ay
         self._sz += az
@@ -179,11 +168,13 @@ class Engine:
         wl1 = 0
         if self.has_gyro:
             wl1 = (abs(self._wx) + abs(self._wy) + abs(self._wz)) // n
-        tr = self._tr // (n - 1) if n > 1 else -1
+        # tremor proxy: frame-to-frame change of the mean (a high-pass peaking
+        # at 12.5 Hz, where muscle tremor lives; sensor noise is averaged down)
+        tr = abs(fx - self._lf0) + abs(fy - self._lf1) + abs(fz - self._lf2) if self._has_lf else -1
+        self._has_lf = True
         self._n = 0
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
-        self._tr = 0
         self._lf0 = fx
         self._lf1 = fy
         self._lf2 = fz
