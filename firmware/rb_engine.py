@@ -149,6 +149,7 @@ class Engine:
         self._primed = False
         self._tremor16 = 0           # smoothed tremor proxy, x16
         self._floor16 = 0            # its resting floor, x16
+        self._pfloor = [0, 0, 0, 0, 0, 0, 0]   # resting floor per posture, x16
         self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
         self._pos16 = 0              # vertical position (mm) x16, leaky
         self._av16 = 0               # slow vertical accel mean x16
@@ -243,13 +244,24 @@ class Engine:
             if self._tremor16 == 0:
                 self._tremor16 = tr << 4
             self._tremor16 += ((tr << 4) - self._tremor16) >> 4
-            # the sensor's own noise floor: follows dips within ~2.5 s, rises over ~160 s
+            # the resting floor, per posture (lying on the floor and lying on
+            # the side shake differently): follows dips within ~2.5 s, rises
+            # over ~160 s; a posture not seen yet starts from the overall floor
             if self._floor16 == 0:
                 self._floor16 = self._tremor16
             elif self._tremor16 < self._floor16:
                 self._floor16 += (self._tremor16 - self._floor16) >> 6
             else:
                 self._floor16 += (self._tremor16 - self._floor16) >> 12
+            pf = self._pfloor
+            p = self.posture
+            if not self._hold_on:
+                if pf[p] == 0:
+                    pf[p] = self._floor16
+                elif self._tremor16 < pf[p]:
+                    pf[p] += (self._tremor16 - pf[p]) >> 6
+                else:
+                    pf[p] += (self._tremor16 - pf[p]) >> 12
         # steps: any mount, but with known axes only while upright and not lunging
         if self.axes_known and ((self.posture != E.P_UPRIGHT and self.posture != E.P_UNKNOWN)
                                 or self._set_kind == E.K_LUNGE):
@@ -678,6 +690,7 @@ class Engine:
     # --------------------------------------------------------------- holds
     def _reset_hold(self):
         self._hold_on = False
+        self._hold_trem16 = 0
         self._hold_kind = E.K_NONE
         self._hold_since = 0          # steady since
         self._unsteady_since = -1
@@ -695,8 +708,12 @@ class Engine:
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
             return
         steady = motion < tn["HOLD_MOTION_MG"] and self._set_kind == E.K_NONE
-        if steady and self._hold_on and self._effort() is False:
-            steady = False      # the tremor of effort has gone: the hold is over
+        if steady and self._hold_on:
+            ht = self._hold_trem16
+            if self._effort() is False or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:
+                steady = False      # the tremor of effort has gone: the hold is over
+            else:
+                self._hold_trem16 = ht + ((self._tremor16 - ht) >> 6)
         h = self._h16
         if steady and h[0] != 0x7fffffff:
             # a change of position (getting into the plank, dropping the
@@ -760,6 +777,7 @@ class Engine:
             if kind == E.K_NONE:
                 return
             self._hold_on = True
+            self._hold_trem16 = self._tremor16
             self._hold_kind = kind
             self._hold_start = self._hold_since
             self._hold_tick = t
@@ -776,7 +794,8 @@ class Engine:
         # effort shows as muscle tremor well above the resting floor
         if self.hint_kind in E.HOLD_KINDS:
             return True
-        return self._tremor16 * 100 >= self._floor16 * self.tun["HOLD_TREMOR_PCT"]
+        f = self._pfloor[self.posture] or self._floor16
+        return self._tremor16 * 100 >= f * self.tun["HOLD_TREMOR_PCT"]
 
     def _hold_class(self, p, ux):
         if not self._effort():

@@ -39,6 +39,7 @@ DEFAULTS = {
     "HOLD_TILT_MG": 40,           # the body tilting this far (~3 deg) from the hold's slow gravity breaks it
     "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
     "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest
+    "HOLD_END_TREMOR_PCT": 60,    # a hold ends when tremor falls below 60% of the hold's own level
     "COBRA_MIN_MILLI": 250,       # head-up incline (sin) above which a prone hold is a cobra
     "SWAY_SETTLE_MS": 1000,       # sway is measured from this long after the body becomes steady
     "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
