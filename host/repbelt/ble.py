@@ -41,7 +41,8 @@ log = logging.getLogger("repbelt.ble")
 ADAPTER_ENV = "REPBELT_ADAPTER"
 SCAN_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 20.0
-COMMAND_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 6.0
+COMMAND_ATTEMPTS = 3              # an unanswered command is sent again (answers can be lost too)
 SESSION_REPLAY_TIMEOUT_S = 300.0   # the board answers a session replay after its last record
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0)
 RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording ends with an error
@@ -431,28 +432,42 @@ class BoardClient:
 
     # ---- commands
 
-    async def command(self, op, *args, timeout_s=COMMAND_TIMEOUT_S):
-        """Send one Control command and return its result bytes; BoardError if the board refuses."""
-        self._token = (self._token + 1) & 0xFF
-        tok = self._token
-        fut = asyncio.get_running_loop().create_future()
-        self._pending[tok] = (op, fut)
-        try:
-            await self.backend.write(P.CONTROL_UUID, P.encode_command(op, tok, *args))
-            err, result = await asyncio.wait_for(fut, timeout_s)
-        except asyncio.TimeoutError:
-            raise UserError("the board did not answer %s within %.0f s: the link is weak or the firmware "
-                            "hung; retry (switch the board off and on if it persists)"
-                            % (P.OP_NAMES.get(op, op), timeout_s)) from None
-        except (UserError, asyncio.CancelledError):
-            raise
-        except Exception as e:
-            ue = user_error(e)
-            if ue is not None:
-                raise ue from None
-            raise UserError("sending %s to the board failed (%s): retry" % (P.OP_NAMES.get(op, op), e)) from None
-        finally:
-            self._pending.pop(tok, None)
+    async def command(self, op, *args, timeout_s=COMMAND_TIMEOUT_S, attempts=COMMAND_ATTEMPTS,
+                      ok_on_retry=()):
+        """Send one Control command and return its result bytes; BoardError if the board refuses.
+
+        An unanswered command is sent again (a response notification can be
+        lost like any other); `ok_on_retry` lists the errors that, on a
+        repeat, mean the first attempt already did it (e.g. stop -> bad_state).
+        """
+        per_try_s = timeout_s / attempts
+        for attempt in range(attempts):
+            self._token = (self._token + 1) & 0xFF
+            tok = self._token
+            fut = asyncio.get_running_loop().create_future()
+            self._pending[tok] = (op, fut)
+            try:
+                await self.backend.write(P.CONTROL_UUID, P.encode_command(op, tok, *args))
+                err, result = await asyncio.wait_for(fut, per_try_s)
+                break
+            except asyncio.TimeoutError:
+                if attempt + 1 < attempts and self.connected:
+                    log.info("no answer to %s, asking again", P.OP_NAMES.get(op, op))
+                    continue
+                raise UserError("the board did not answer %s within %.0f s: the link is weak or the firmware "
+                                "hung; retry (switch the board off and on if it persists)"
+                                % (P.OP_NAMES.get(op, op), timeout_s)) from None
+            except (UserError, asyncio.CancelledError):
+                raise
+            except Exception as e:
+                ue = user_error(e)
+                if ue is not None:
+                    raise ue from None
+                raise UserError("sending %s to the board failed (%s): retry" % (P.OP_NAMES.get(op, op), e)) from None
+            finally:
+                self._pending.pop(tok, None)
+        if err != P.ERR_OK and attempt > 0 and err in ok_on_retry:
+            return None
         if err != P.ERR_OK:
             name = P.ERR_NAMES[err] if err < len(P.ERR_NAMES) else str(err)
             hint = {P.ERR_NOT_AUTHORIZED: ": the link is not paired; remove the board from the system's "
@@ -474,10 +489,16 @@ class BoardClient:
 
     async def start_session(self):
         """Start a session on the board; returns the board's session id."""
-        return P.decode_u32(await self.command(P.OP_START_SESSION))
+        r = await self.command(P.OP_START_SESSION, ok_on_retry=(P.ERR_BAD_STATE,))
+        if r is None:       # the lost first answer had started it
+            return (await self.get_status())["session_id"]
+        return P.decode_u32(r)
 
     async def stop_session(self):
-        return P.decode_u32(await self.command(P.OP_STOP_SESSION))
+        r = await self.command(P.OP_STOP_SESSION, ok_on_retry=(P.ERR_BAD_STATE,))
+        if r is None:
+            return (await self.get_status())["session_id"]
+        return P.decode_u32(r)
 
     async def hint(self, kind_code):
         await self.command(P.OP_HINT, kind_code)
@@ -495,28 +516,32 @@ class BoardClient:
 
     async def list_sessions(self):
         """[(session, first_seq, last_seq, n_records, wall_s)] the board keeps."""
-        self._session_infos = []
-        res = await self.command(P.OP_LIST_SESSIONS)
-        count = int.from_bytes(res[:2], "little") if len(res) >= 2 else 0
-        deadline = time.monotonic() + COMMAND_TIMEOUT_S
-        while len(self._session_infos) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
-        infos, self._session_infos = self._session_infos, None
-        if len(infos) < count:
-            raise UserError("the board listed %d sessions but sent %d: retry `repbelt sync`" % (count, len(infos)))
-        return infos
+        for _attempt in range(COMMAND_ATTEMPTS):
+            self._session_infos = []
+            res = await self.command(P.OP_LIST_SESSIONS)
+            count = int.from_bytes(res[:2], "little") if len(res) >= 2 else 0
+            deadline = time.monotonic() + 0.5    # the infos precede the answer; allow for reordering
+            while len(self._session_infos) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            infos, self._session_infos = self._session_infos, None
+            by_id = {i[0]: i for i in infos}
+            if len(by_id) >= count:
+                return sorted(by_id.values())
+        raise UserError("the board listed %d sessions but only %d arrived: the link is weak; retry"
+                        % (count, len(by_id)))
 
     async def replay_session(self, session, from_seq, timeout_s=SESSION_REPLAY_TIMEOUT_S):
         """Replay one stored session; returns once the board says it sent every record."""
         self.stats["replays"] += 1
         self._replay_until = time.monotonic() + timeout_s
         try:
-            await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF, timeout_s=timeout_s)
+            await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF, timeout_s=timeout_s,
+                               attempts=1)
         finally:
             self._replay_until = time.monotonic() + REPLAY_SETTLE_S
 
     async def delete_session(self, session):
-        await self.command(P.OP_DELETE_SESSION, session)
+        await self.command(P.OP_DELETE_SESSION, session, ok_on_retry=(P.ERR_NOT_FOUND,))
 
     # ---- notifications
 

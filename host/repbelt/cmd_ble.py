@@ -235,8 +235,12 @@ def _print_summary(summary, db_path):
     con.print("link: %d drops, %d reconnects, %d replays, %d duplicates ignored, %d gaps" % (
         st["drops"], st["reconnects"], st["replays"], st["duplicates"], st["gaps"]))
     if not summary["complete"]:
-        con.print("[yellow]not every event reached this laptop (board has up to seq %s): run `repbelt sync` "
-                  "near the board to fetch the rest[/]" % summary["board_last_seq"])
+        if summary["board_last_seq"] is None:
+            con.print("[yellow]the board did not confirm the end of the session (link lost?): what arrived is "
+                      "stored; run `repbelt sync` near the board to fetch the rest[/]")
+        else:
+            con.print("[yellow]not every event reached this laptop (board has up to seq %s): run `repbelt sync` "
+                      "near the board to fetch the rest[/]" % summary["board_last_seq"])
     con.print("review it with `repbelt show %d`" % summary["session_id"])
 
 

@@ -333,7 +333,8 @@ class Recorder:
             if t is not None:
                 t.cancel()
         self.flush()
-        complete = target is None or (c.watermark is not None and c.watermark >= target)
+        # complete only when the board confirmed its last seq and we hold everything up to it
+        complete = target is not None and c.watermark is not None and c.watermark >= target
         self.store.end_session(self.session_id)
         for sid in self._other.values():
             self.store.end_session(sid)
