@@ -269,7 +269,7 @@ class App:
         except OSError as e:
             # rb_mpu.SensorError is an OSError; a bus error while probing counts too
             if self.sensor_ok or self.health != E.F_SENSOR_MISSING:
-                self.fault(E.F_SENSOR_MISSING, getattr(e, "errno", 0) or 0)
+                self.fault(E.F_SENSOR_MISSING, _errno(e))
             self.sensor_ok = False
             self.health = E.F_SENSOR_MISSING
             self.led_state()
@@ -404,19 +404,41 @@ class App:
                         self.start_session()
                 down_at = None
 
+    def _spawn(self, coro):
+        asyncio.create_task(self._guard(coro))
+
+    async def _guard(self, coro):
+        # a task that dies would leave the belt half alive: end the app instead,
+        # main.py shows it and resets (a reset, never a traceback loop)
+        try:
+            await coro
+        except Exception as e:
+            self._crash = e
+            self._crashed.set()
+
     async def run(self):
         global APP
         APP = self
-        asyncio.create_task(self.led.run())
-        self.p.start()
+        self._crash = None
+        self._crashed = asyncio.Event()
+        self._spawn(self.led.run())
+        self.p.start(self._spawn)
         if self.autostart:
             self.start_session()
         if self.cfg.invalid and self.cfg.invalid != ["*"]:
             # a missing file is a fresh board, not a fault; bad contents are
             self.fault(E.F_CONFIG_INVALID, len(self.cfg.invalid))
-        asyncio.create_task(self.status_task())
-        asyncio.create_task(self.button_task())
-        await self.sensor_task()
+        self._spawn(self.status_task())
+        self._spawn(self.button_task())
+        self._spawn(self.sensor_task())
+        await self._crashed.wait()
+        raise self._crash
+
+
+def _errno(e):
+    # OSError.errno is args[0]: an int from the stack, but a message for SensorError
+    v = e.args[0] if e.args else 0
+    return v if isinstance(v, int) else 0
 
 
 def main(**kw):

@@ -310,11 +310,13 @@ class Peripheral:
         except OSError:
             return False
 
-    def start(self):
+    def start(self, spawn=None):
+        """Advertise and start the tasks (`spawn(coro)`: the app's supervised create_task)."""
+        spawn = spawn or asyncio.create_task
         self.advertise()
-        asyncio.create_task(self._sender())
-        asyncio.create_task(self._control())
-        asyncio.create_task(self._housekeeping())
+        spawn(self._sender())
+        spawn(self._control())
+        spawn(self._housekeeping())
 
     # ------------------------------------------------------------ tasks
     async def _wait(self, ms, flag=None):

@@ -129,6 +129,9 @@ def main():
     import machine  # noqa: F401  (the emulated world: sensor, pins, clock)
     import bluetooth  # noqa: F401
     want_stats = "--stats" in sys.argv
+    import gc
+    gc.collect()
+    _stats["heap_sim_base"] = gc.mem_alloc()   # runner + emulated modules, not on a board
     if want_stats:
         asyncio.create_task(_heap_monitor())
     if script:

@@ -154,3 +154,77 @@ def test_ticks_wrap_during_streaming(tmp_path, tmp_path_factory):
     ref = [tuple(e) for e in direct if e[1] <= t_end]
     assert board == ref
     assert not [e for e in board if e[0] == E.EV_FAULT]
+
+
+FAULTS = (SCRIPTS / "faults.py").read_text()
+CALIBRATE = (SCRIPTS / "calibrate.py").read_text()
+
+
+def test_sensor_faults_reach_the_stream_and_status(tmp_path, trace):
+    run = B.run_board(tmp_path, FAULTS, env={
+        "REPBELT_SIM_TRACE": trace[0], "REPBELT_SIM_OVERFLOW_AT_MS": 20000,
+        "REPBELT_SIM_I2C_ERROR_AT_MS": 40000, "REPBELT_SIM_BATTERY_MV": 3800})
+    assert run.rc == 0, run
+    r = run.result
+    seqs = [e[0] for e in r["events"]]
+    assert seqs == list(range(1, r["last_seq"] + 1))
+    faults = [(e[4], e[5]) for e in r["events"] if e[2] == E.EV_FAULT]
+    codes = [f[0] for f in faults]
+    assert E.F_FIFO_OVERFLOW in codes and E.F_I2C_ERROR in codes, faults
+    lost = [f[1] for f in faults if f[0] == E.F_FIFO_OVERFLOW][0]
+    assert 80 <= lost <= 160          # the 1.2 s stall at 100 Hz, minus the FIFO's worth
+    assert r["overflows"] == 1 and r["i2c_errors"] >= 1
+    st = r["status"]
+    assert st["battery_pct"] == 50 and st["state_name"] == "session"
+    assert st["sensor_health"] in (E.F_FIFO_OVERFLOW, E.F_I2C_ERROR)
+    # the engine kept counting around the faults
+    assert [e for e in r["events"] if e[2] == E.EV_REP]
+
+
+def test_missing_sensor_is_one_fault_not_a_crash_loop(tmp_path):
+    run = B.run_board(tmp_path, FAULTS, env={"REPBELT_SIM_ADDR": "none", "T_WAIT_MS": 6000,
+                                             "REPBELT_SIM_SPEED": 1}, timeout=60)
+    assert run.rc == 0, run
+    r = run.result
+    st = r["status"]
+    assert st["state_name"] == "fault" and st["sensor_health"] == E.F_SENSOR_MISSING
+    faults = [e for e in r["events"] if e[2] == E.EV_FAULT]
+    assert [f[4] for f in faults] == [E.F_SENSOR_MISSING], faults   # once, though retried every 5 s
+    assert "Traceback" not in run.err
+    assert r["led"] == [[80, 120], [80, 120], [80, 1520]]            # rb_led.PAT_FAULT_SENSOR
+
+
+def test_button_stops_and_starts_sessions(tmp_path, trace):
+    run = B.run_board(tmp_path, FAULTS, env={
+        "REPBELT_SIM_TRACE": trace[0], "REPBELT_SIM_SPEED": 2, "REPBELT_SIM_BUTTON_AT_MS": "3000,6000",
+        "T_WAIT_MS": 4500}, timeout=60)
+    assert run.rc == 0, run
+    r = run.result
+    ids = [s[0] for s in r["sessions"]]
+    assert len(ids) == 2 and ids[1] == ids[0] + 1, r["sessions"]   # stopped at 3 s, new one at 6 s
+    assert r["status"]["state_name"] == "session"
+
+
+def test_mount_calibration_from_config_after_reset(tmp_path):
+    txt, n = B.quantized_trace(B.DEV / "dev-100009.csv", [(0, 40)], still_s=15)
+    txt = txt.replace("# mount=default", "# mount=calibrate")
+    p = tmp_path / "cal.csv"
+    p.write_text(txt)
+    direct, reader = B.direct_events(p)
+    cal = [e for e in direct if e[0] == E.EV_CALIBRATED]
+    assert cal and cal[0][2] == E.CAL_OK
+    flash = tmp_path / "flash"
+    one = B.run_board(tmp_path, CALIBRATE, flash=flash, env={"REPBELT_SIM_TRACE": p, "T_PHASE": "set"})
+    assert one.rc == 0, one
+    assert one.result["calibrate_cmd"] == P.ERR_OK and one.result["state_after_cmd"] == "calibrating"
+    assert one.result["set_mount"] == P.ERR_OK
+    two = B.run_board(tmp_path, CALIBRATE, flash=flash, env={"REPBELT_SIM_TRACE": p, "T_PHASE": "run"})
+    assert two.rc == 0, two
+    r = two.result
+    sid = r["events"][-1][1]
+    board = [tuple(e[2:]) for e in r["events"] if e[1] == sid and e[3] <= (n - 1) * 10]
+    ref = [tuple(e) for e in direct if e[1] <= (n - 1) * 10]
+    assert board == ref, "calibrating session == engine over the trace with mount=calibrate"
+    cfg = json.loads(r["config"])
+    assert cfg["mount"] == "fixed" and len(cfg["rotation"]) == 9
+    assert r["status"]["mount_calibrated"]

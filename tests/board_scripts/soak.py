@@ -1,0 +1,41 @@
+# Virtual-board script with a light footprint for heap measurements: a central that
+# keeps only a seq watermark, run until T_RUN_MS of sensor time, heap sampled each second.
+import asyncio
+import gc
+import os
+
+import rb_protocol as P
+import simtest as T
+
+RUN_MS = int(os.getenv("T_RUN_MS") or "120000")
+MTU = int(os.getenv("T_MTU") or "247")
+
+
+async def main():
+    app = await T.wait_app()
+    c = T.Central()
+    await c.connect(mtu=MTU, bond=True)
+    await c.command(P.OP_REPLAY, 1)
+    dec = P.EventDecoder()
+    want = 1
+    gaps = 0
+    heap = []
+    t_next = 10000
+    while app.t_last < RUN_MS:
+        for conn, h, data in T.AIR.notifications:
+            if h == c.h_event:
+                for seq, ev in dec.feed(data):
+                    if ev[0] == P.REC_SESSION:
+                        continue
+                    if seq != want:
+                        gaps += 1
+                    want = seq + 1
+        T.AIR.notifications = []
+        if app.t_last >= t_next:
+            t_next += 10000
+            gc.collect()
+            heap.append(gc.mem_alloc())
+        await asyncio.sleep_ms(20)
+    T.result({"last_seq": app.log.last_seq, "want": want, "gaps": gaps, "heap": heap,
+              "samples": app.samples, "loops": app.loops})
+    T.done(0)
