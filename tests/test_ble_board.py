@@ -228,3 +228,22 @@ def test_mount_calibration_from_config_after_reset(tmp_path):
     cfg = json.loads(r["config"])
     assert cfg["mount"] == "fixed" and len(cfg["rotation"]) == 9
     assert r["status"]["mount_calibrated"]
+
+
+SOAK = (SCRIPTS / "soak.py").read_text()
+HEAP_CAP = "256K"      # smallest -X heapsize (in 32 K steps) that runs the board with .mpy firmware
+
+
+def test_heap_capped_run_has_no_growth(tmp_path, trace):
+    fw, su = B.compile_firmware(tmp_path)
+    run = B.run_board(tmp_path, SOAK, heap=HEAP_CAP, env={"REPBELT_SIM_TRACE": trace[0], "T_RUN_MS": 160000},
+                      args=["--firmware", str(fw), "--sim-upy", str(su)])
+    assert run.rc == 0, run
+    r = run.result
+    assert r["gaps"] == 0 and r["want"] == r["last_seq"] + 1, r
+    heap = r["heap"]
+    assert len(heap) >= 14
+    # live heap after GC, sampled every 10 s of sensor time: flat once running
+    assert max(heap[2:]) - heap[2] < 4096, heap
+    print("heap live after GC (unix 64-bit, incl. %d B of runner + emulated modules): %s"
+          % (run.stats["heap_sim_base"], heap))

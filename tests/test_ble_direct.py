@@ -193,3 +193,60 @@ def test_live_state_folds_events():
     assert s.steps_total == 10 and s.walking
     s.apply((E.EV_WALK_END, 8, 6, 8, 12, 100, 0, 0))
     assert s.steps_total == 12 and not s.walking
+
+
+def test_sync_under_loss_is_complete_before_it_deletes(tmp_path):
+    from repbelt.recorder import sync_board
+
+    async def go():
+        # (MTU 247: a session-info answer is 23 bytes, one more than a default-MTU notification holds)
+        async with direct_rig(loss_p=0.25, offline_sessions=(200, 60)) as (radio, air, fb):
+            store = Store.open(tmp_path / "db")
+            c = BoardClient(backend=DirectBackend(radio))
+            await c.connect()
+            rows = await sync_board(c, store, store.add_device("DIRECT"), delete=True)
+            await c.close()
+            got = {r[0]: [s for s, _ in store.events(r[1])] for r in rows}
+            store.close()
+            return rows, got, fb, radio.stats
+    rows, got, fb, rstats = run(go())
+    assert rstats["lost"] >= 3
+    assert [(r[0], r[3]) for r in rows] == [(1, True), (2, True)]
+    assert got == {1: list(range(1, 201)), 2: list(range(201, 261))}
+    assert fb.sessions == {}
+
+
+def test_live_view_renders_every_phase():
+    import time as _t
+    from rich.console import Console
+    from repbelt.cmd_ble import _plain_line, _view
+
+    class _Client:
+        stats = {"replays": 1, "reconnects": 2}
+
+    class _Rec:
+        session_id, board_session = 3, 7
+        client = _Client()
+        state = LiveState()
+        guide = Guide(load_plan(None), clock=lambda: 0.0)
+    rec = _Rec()
+    rec.state.link = "reconnecting"
+    for ev in [(E.EV_SET_START, 0, E.K_BRIDGE, 2, 0, 0, 0, 0), (E.EV_REP, 1, E.K_BRIDGE, 4, 2, 900, 300, 0),
+               (E.EV_HOLD_START, 4, E.K_PLANK, 4, 0, 0, 0, 0), (E.EV_HOLD_TICK, 5, E.K_PLANK, 12000, 120, 77, 3, 0)]:
+        rec.state.apply(ev)
+    board = ble.Board("repbelt-f00d", "00:00:00:00:00:02")
+    outs = []
+    for phase in ("exercise", "rest", "done"):
+        if phase == "rest":
+            rec.guide.on_event((E.EV_SET_END, 0, E.K_BRIDGE, 1, 12, 0, 0, 0))
+        if phase == "done":
+            rec.guide.idx, rec.guide.phase = len(rec.guide.items), "done"
+        con = Console(record=True, width=120)
+        con.print(_view(rec, board, _t.monotonic() - 65))
+        outs.append(con.export_text())
+    assert "now: bridge set 1/3" in outs[0] and "target 3 x 10-12 reps" in outs[0]
+    assert "plank 0:12" in outs[0] and "stability 77/100" in outs[0] and "reconnecting" in outs[0]
+    assert "set 2  rep 4" in outs[0] and "1:05 elapsed" in outs[0]
+    assert "rest 1:00" in outs[1] and "next: bridge" in outs[1]
+    assert "plan complete" in outs[2]
+    assert "link=reconnecting" in _plain_line(rec, _t.monotonic())
