@@ -230,12 +230,13 @@ class FakeBoard:
                 return
             self._start_replay(op, tok, [r for r in self.log if r[0] == s and r[1] >= frm])
         elif op == P.OP_LIST_SESSIONS:
-            self._respond(op, tok, P.ERR_OK, struct.pack("<H", len(self.sessions)))
+            # one info per session first, then the answer (docs/protocol.md)
             for s, wall in sorted(self.sessions.items()):
                 recs = [r for r in self.log if r[0] == s]
                 first = recs[0][1] if recs else 0
                 last = recs[-1][1] if recs else 0
                 self._notify(H_CONTROL, P.encode_session_info(tok, (s, first, last, len(recs), wall)))
+            self._respond(op, tok, P.ERR_OK, struct.pack("<H", len(self.sessions)))
         elif op == P.OP_DELETE_SESSION:
             s = args[0]
             if s not in self.sessions or (self.in_session and s == self.session):
