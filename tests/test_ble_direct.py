@@ -250,3 +250,37 @@ def test_live_view_renders_every_phase():
     assert "rest 1:00" in outs[1] and "next: bridge" in outs[1]
     assert "plan complete" in outs[2]
     assert "link=reconnecting" in _plain_line(rec, _t.monotonic())
+
+
+def test_database_locked_mid_session_loses_nothing(tmp_path, monkeypatch):
+    import sqlite3
+    monkeypatch.setenv("REPBELT_DB_TIMEOUT_S", "0.1")
+    db = tmp_path / "db"
+
+    async def go():
+        async with direct_rig(events_per_session=400, rate_hz=400) as (radio, air, fb):
+            store = Store.open(db)
+            c = BoardClient(backend=DirectBackend(radio))
+            await c.connect()
+            rec = Recorder(c, store, store.add_device("DIRECT"), flush_s=0.1)
+            await rec.start()
+            assert await wait_for(lambda: rec.state.stored >= 50, 10)
+            other = sqlite3.connect(str(db), isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")                 # another program holds the write lock
+            assert await wait_for(lambda: rec.store_error is not None, 10)
+            msg = str(rec.store_error)
+            held = rec.state.stored
+            await asyncio.sleep(0.5)
+            assert rec.state.stored == held                   # nothing committed while locked ...
+            other.execute("COMMIT")
+            other.close()
+            assert await wait_for(lambda: len(fb.log) >= 400, 10)
+            summary = await rec.stop()                         # ... and everything after
+            seqs = [s for s, _ in store.events(rec.session_id)]
+            await c.close()
+            store.close()
+            return seqs, summary, fb, msg, held, rec.store_error
+    seqs, summary, fb, msg, held, err_after = run(go())
+    assert "is locked by another program" in msg and err_after is None
+    assert held < 400
+    assert seqs == [s for _x, s, _e in fb.log] and summary["complete"]

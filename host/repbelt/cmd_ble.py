@@ -130,6 +130,9 @@ async def _record(store, target, adapter, guide, duration_s, resume):
     st = client.status
     dev = store.add_device(board.address, name=board.name, bonded=True, firmware=st.get("firmware"),
                            protocol=st.get("protocol"))
+    if stop.is_set():      # Ctrl-C while looking for the board: nothing was started
+        await client.close()
+        raise click.Abort()
     con.print("connected to %s (%s), firmware %s, MTU %d" % (board.name, board.address, st["firmware"], client.mtu))
     rec = Recorder(client, store, dev, guide=guide)
     await rec.start(resume=resume)
@@ -149,8 +152,10 @@ async def _record(store, target, adapter, guide, duration_s, resume):
             await _wait(rec, stop, duration_s, t0, plain)
         con.print("ending the session ...")
     finally:
-        summary = await rec.stop()
-        await client.close()
+        try:
+            summary = await rec.stop()
+        finally:
+            await client.close()
     if client.failure is not None and not summary["complete"]:
         con.print("[yellow]%s[/]" % client.failure)
     return summary
@@ -214,6 +219,8 @@ def _view(rec, board, t0):
     t.add_row("posture", E.POSTURE_NAMES[s.posture] if s.posture < len(E.POSTURE_NAMES) else "?")
     t.add_row("events", "%d stored, %d received, %d replays, %d reconnects" % (
         s.stored, s.received, c.stats["replays"], c.stats["reconnects"]))
+    if getattr(rec, "store_error", None) is not None:
+        t.add_row("[red]database[/]", "[red]%s[/]" % rec.store_error)
     return Panel(t, title="repbelt record", subtitle="Ctrl-C ends the session", expand=False)
 
 

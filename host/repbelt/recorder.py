@@ -29,6 +29,7 @@ log = logging.getLogger("repbelt.recorder")
 FLUSH_S = 0.5
 BATCH_MAX = 1000
 FINAL_WAIT_S = 10.0     # after stop: time allowed for the last events (and their replays)
+FINAL_FLUSH_ATTEMPTS = 5
 SYNC_SETTLE_S = 5.0     # after a session replay's answer, for records still in flight (and gap replays)
 
 
@@ -199,6 +200,7 @@ class Recorder:
         self._stopping = False
         self.batches = 0
         self.store_s = 0.0
+        self.store_error = None
         client.on_events = self.on_events
         prev_link = client.on_link
 
@@ -270,26 +272,38 @@ class Recorder:
             self.flush()
 
     def flush(self):
-        """Commit the buffered events now (one transaction per session)."""
-        for sid, recs in list(self._pending_other.items()):
+        """Commit the buffered events now (one transaction per session).
+
+        A failed commit (database locked by another program, disk full) keeps
+        the batch for the next try and raises the store's UserError.
+        """
+        for sid in list(self._pending_other):
+            recs = self._pending_other[sid]
             if recs:
                 self.store.add_events(sid, recs)
                 self.state.stored += len(recs)
-        self._pending_other.clear()
+            del self._pending_other[sid]
         if not self._buf:
             return 0
-        batch, self._buf = self._buf, []
+        batch = self._buf
         t = time.perf_counter()
         self.store.add_events(self.session_id, batch)
+        self._buf = self._buf[len(batch):]
         self.store_s += time.perf_counter() - t
         self.batches += 1
         self.state.stored += len(batch)
+        self.store_error = None
         return len(batch)
 
     async def _flush_loop(self):
         while True:
             await asyncio.sleep(self.flush_s)
-            self.flush()
+            try:
+                self.flush()
+            except UserError as e:
+                # keep recording: the events stay buffered (and on the board) until the file is writable
+                self.store_error = e
+                log.warning("%s", e)
 
     async def _guide_loop(self):
         while self.guide.phase != "done":
@@ -332,7 +346,15 @@ class Recorder:
         for t in (self._flusher, self._ticker):
             if t is not None:
                 t.cancel()
-        self.flush()
+        for attempt in range(FINAL_FLUSH_ATTEMPTS):
+            try:
+                self.flush()
+                break
+            except UserError as e:
+                if attempt + 1 == FINAL_FLUSH_ATTEMPTS:
+                    raise UserError("%s (the board keeps the session: `repbelt sync` fetches it once the "
+                                    "database is free)" % e) from None
+                await asyncio.sleep(1.0)
         # complete only when the board confirmed its last seq and we hold everything up to it
         complete = target is not None and c.watermark is not None and c.watermark >= target
         self.store.end_session(self.session_id)
