@@ -138,7 +138,8 @@ class MockBluez:
         self._dbus = subprocess.Popen(
             [daemon, "--session", "--nofork", "--nopidfile", "--address=unix:path=%s" % sock,
              "--print-address=1"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         line = self._dbus.stdout.readline().strip()
         if not line:
             self.stop()
@@ -159,7 +160,8 @@ class MockBluez:
             cmd += ["-a", a]
         self._zoo_log_f = open(self.bluezoo_log, "w")
         self._zoo = subprocess.Popen(cmd, env=env, stdout=self._zoo_log_f, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         try:
             _run_sync(self._wait_ready())
         except BaseException:
@@ -210,6 +212,15 @@ class MockBluez:
             self._zoo_log_f = None
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _die_with_parent():
+    """preexec_fn: the bus and bluezoo go when the process that started them dies, even by SIGKILL (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def _run_sync(coro):
