@@ -154,6 +154,11 @@ def test_user_error_translations():
     assert "permission denied" in str(denied)
     assert "permission denied" in str(ble.user_error(PermissionError(13, "denied")))
     assert ble.user_error(ValueError("x")) is None
+    from bleak.exc import BleakDBusError
+    auth = ble.user_error(BleakDBusError("org.bluez.Error.AuthenticationFailed", []))
+    assert "refused to pair" in str(auth) and "button" in str(auth)
+    gone = ble.user_error(BleakDBusError("org.freedesktop.DBus.Error.ServiceUnknown", []))
+    assert "systemctl start bluetooth" in str(gone)
 
 
 def test_guide_walks_the_plan_with_rest_and_hints():

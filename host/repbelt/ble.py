@@ -94,6 +94,12 @@ def user_error(exc):
                              "`sudo systemctl start bluetooth` (install the `bluez` package if missing)")
         if "AccessDenied" in dbus_name or "NotAuthorized" in dbus_name or "NotPermitted" in dbus_name:
             return UserError(_permission_hint())
+        if "Authentication" in dbus_name:
+            return UserError("the board refused to pair: it takes a new laptop only while it has no bond yet "
+                             "or for 120 s after its button is held 3 s; hold the button and retry (if this "
+                             "laptop paired before: `bluetoothctl remove ADDRESS` first)")
+        if "InProgress" in dbus_name:
+            return UserError("Bluetooth is busy with another connection attempt: wait a few seconds and retry")
         if "NotReady" in dbus_name:
             return UserError("Bluetooth is switched off: turn it on (`bluetoothctl power on`), then retry")
         if "UnknownObject" in dbus_name and "hci" in low:
