@@ -131,6 +131,8 @@ class Air:
     transport, forwarded.
     """
 
+    keep_log = True    # record what the board sends, for tests of the in-process air
+
     def __init__(self):
         self.ble = None
         self.pending = []           # (event, data) tuples waiting for delivery
@@ -346,6 +348,7 @@ class Air:
 
 class SocketAir(Air):
     """Air over the TCP JSON-lines link to a CPython radio process."""
+    keep_log = False   # the radio process has them; a log here grows until MemoryError
 
     def __init__(self, addr):
         Air.__init__(self)
@@ -590,9 +593,11 @@ class BLE:
             AIR.truncated += 1          # the real stack truncates without a word
             data = data[:lim]
         if kind == "notify":
-            AIR.notifications.append((conn, handle, data))
+            if AIR.keep_log:
+                AIR.notifications.append((conn, handle, data))
         else:
-            AIR.indications.append((conn, handle, data))
+            if AIR.keep_log:
+                AIR.indications.append((conn, handle, data))
             AIR._queue(("notify_status", conn, handle, 0))
         AIR._send({"op": "notify", "conn": conn, "handle": handle, "data": _hex(data)})
 
@@ -618,7 +623,8 @@ class BLE:
         name = _adv_name(self._adv_data) or _adv_name(self._resp_data) or self._gap_name
         AIR.adv = {"data": self._adv_data, "resp": self._resp_data, "interval_us": interval_us,
                    "connectable": connectable, "name": name}
-        AIR.adv_log.append(AIR.adv)
+        if AIR.keep_log:
+            AIR.adv_log.append(AIR.adv)
         AIR._send({"op": "adv", "name": name, "data": _hex(self._adv_data),
                    "resp": _hex(self._resp_data), "interval_us": interval_us})
 
