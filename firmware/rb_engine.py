@@ -582,7 +582,7 @@ class Engine:
 
     def _rep_candidate(self, t_end, kind, side, dur, rng):
         tn = self.tun
-        if self._hold_on:
+        if self._hold_on or self._hold_paused:
             self._end_hold(t_end)
         if self._set_kind != E.K_NONE:
             if self._compatible(kind):
@@ -701,16 +701,25 @@ class Engine:
         self._hold_pitch0 = 0
         self._hold_last_steady = 0
         self._h16 = [0x7fffffff, 0, 0]   # the hold's slow gravity, x16 (unset: 0x7fffffff)
+        self._hold_paused = False
+        self._paused_end = 0
+        self._effort_since = -1
+        self._hsum = self._hn = 0       # the hold's sway sums (a steady run's are _sway_*)
 
     def _hold(self, t, ux, fx, fy, fz, motion):
         tn = self.tun
         p = self.posture
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
             return
+        if self._effort(tn["HOLD_TREMOR_PCT"]):
+            if self._effort_since < 0:
+                self._effort_since = t
+        elif not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]):
+            self._effort_since = -1
         steady = motion < tn["HOLD_MOTION_MG"] and self._set_kind == E.K_NONE
         if steady and self._hold_on:
             ht = self._hold_trem16
-            if self._effort() is False or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:
+            if not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]) or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:
                 steady = False      # the tremor of effort has gone: the hold is over
             else:
                 self._hold_trem16 = ht + ((self._tremor16 - ht) >> 6)
@@ -735,10 +744,12 @@ class Engine:
                 self._unsteady_since = t
             if t - self._unsteady_since >= tn["HOLD_BREAK_MS"]:
                 if self._hold_on:
-                    self._end_hold(self._hold_last_steady)
+                    self._pause_hold(self._hold_last_steady)
                 self._hold_since = t
                 self._sway_sum = self._sway_n = 0
                 h[0] = 0x7fffffff
+            if self._hold_paused and t - self._paused_end > tn["HOLD_REJOIN_MS"]:
+                self._end_hold(t)
             return
         self._unsteady_since = -1
         self._hold_last_steady = t
@@ -765,21 +776,46 @@ class Engine:
         hz -= hv * sz // sn
         if t - self._hold_since < tn["SWAY_SETTLE_MS"]:
             return      # still settling into the position: not sway yet
-        self._sway_sum += hx * hx + hy * hy + hz * hz
+        q = hx * hx + hy * hy + hz * hz
+        self._sway_sum += q
         self._sway_n += 1
         if self._sway_sum > 0x10000000:
             self._sway_sum >>= 1
             self._sway_n >>= 1
-        if not self._hold_on:
+        if self._hold_on:
+            self._hsum += q
+            self._hn += 1
+            if self._hsum > 0x10000000:
+                self._hsum >>= 1
+                self._hn >>= 1
+        else:
+            if self._hold_paused:
+                if t - self._paused_end > tn["HOLD_REJOIN_MS"]:
+                    self._end_hold(t)
+                elif (t - self._hold_since >= tn["HOLD_RESUME_MS"] and self._effort(tn["HOLD_KEEP_TREMOR_PCT"])
+                      and self._tremor16 * 100 >= self._hold_trem16 * tn["HOLD_END_TREMOR_PCT"]):
+                    # a wobble, not the end: the same hold goes on
+                    self._hold_on = True
+                    self._hold_paused = False
+                    self._hsum += self._sway_sum
+                    self._hn += self._sway_n
+                    return
             if t - self._hold_since < tn["HOLD_CONFIRM_MS"]:
                 return
             kind = self._hold_class(p, ux)
             if kind == E.K_NONE:
                 return
+            if self._hold_paused:
+                self._end_hold(t)
             self._hold_on = True
+            self._hsum = self._sway_sum
+            self._hn = self._sway_n
             self._hold_trem16 = self._tremor16
             self._hold_kind = kind
-            self._hold_start = self._hold_since
+            # the hold began when the effort did (the wearer may have lain
+            # steady there before lifting into it)
+            es = self._effort_since - tn["TREMOR_LAG_MS"]
+            self._hold_start = es if es > self._hold_since else self._hold_since
             self._hold_tick = t
             self._hold_pitch0 = ux
             self.emit((E.EV_HOLD_START, t, kind, self._hold_start, 0, 0, 0, 0))
@@ -790,15 +826,15 @@ class Engine:
             self.emit((E.EV_HOLD_TICK, t, self._hold_kind, t - self._hold_start, sw,
                        self._stability(sw), asin_ddeg(ux) - asin_ddeg(self._hold_pitch0), 0))
 
-    def _effort(self):
+    def _effort(self, pct):
         # effort shows as muscle tremor well above the resting floor
         if self.hint_kind in E.HOLD_KINDS:
             return True
         f = self._pfloor[self.posture] or self._floor16
-        return self._tremor16 * 100 >= f * self.tun["HOLD_TREMOR_PCT"]
+        return self._tremor16 * 100 >= f * pct
 
     def _hold_class(self, p, ux):
-        if not self._effort():
+        if self._effort_since < 0:
             return E.K_NONE
         if p == E.P_SIDE_L or p == E.P_SIDE_R:
             return E.K_SIDE_PLANK
@@ -809,19 +845,29 @@ class Engine:
         return E.K_PLANK
 
     def _sway_dmg(self):
-        if not self._sway_n:
+        if not self._hn:
             return 0
-        return isqrt(self._sway_sum // self._sway_n * 100)
+        return isqrt(self._hsum // self._hn * 100)
 
     def _stability(self, sway_dmg):
         ref = self.tun["SWAY_REF_DMG"]
         return 100 * ref // (ref + sway_dmg)
 
-    def _end_hold(self, t):
-        if not self._hold_on:
-            return
+    def _pause_hold(self, t):
+        """Steadiness or effort lost: the hold may still resume within HOLD_REJOIN_MS."""
         self._hold_on = False
-        dur = t - self._hold_start
+        self._hold_paused = True
+        self._paused_end = t
+
+    def _end_hold(self, t):
+        """The hold is over (posture change, a rep, the end): report it."""
+        if self._hold_on:
+            self._pause_hold(t)
+        if not self._hold_paused:
+            return
+        self._hold_paused = False
+        t_end = self._paused_end
+        dur = t_end - self._hold_start
         if dur >= self.tun["HOLD_MIN_MS"]:
             sw = self._sway_dmg()
             g = self._g16
@@ -832,8 +878,8 @@ class Engine:
                        self._stability(sw), drift))
         self._hold_since = t
         self._sway_sum = self._sway_n = 0
+        self._hsum = self._hn = 0
         self._h16[0] = 0x7fffffff
-
 
 def _drop(ev):
     pass

@@ -35,10 +35,14 @@ DEFAULTS = {
     "SET_GAP_MS": 12000,          # no rep for this long ends a set
     "HOLD_CONFIRM_MS": 4000,      # steady this long in a hold posture starts a hold (backdated)
     "HOLD_MIN_MS": 8000,          # shorter steady spells are not reported as holds
-    "HOLD_BREAK_MS": 800,         # unsteady this long ends a hold
+    "HOLD_BREAK_MS": 800,         # unsteady this long pauses a hold ...
+    "HOLD_REJOIN_MS": 0,          # ... which ends unless it resumes within this long
+    "HOLD_RESUME_MS": 1000,       # steady with effort again this long resumes it
     "HOLD_TILT_MG": 40,           # the body tilting this far (~3 deg) from the hold's slow gravity breaks it
     "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
-    "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest
+    "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest ...
+    "HOLD_KEEP_TREMOR_PCT": 140,  # ... and above 1.4x keeps it (hysteresis)
+    "TREMOR_LAG_MS": 0,           # the smoothed tremor rises this long after the effort does
     "HOLD_END_TREMOR_PCT": 60,    # a hold ends when tremor falls below 60% of the hold's own level
     "COBRA_MIN_MILLI": 250,       # head-up incline (sin) above which a prone hold is a cobra
     "SWAY_SETTLE_MS": 1000,       # sway is measured from this long after the body becomes steady

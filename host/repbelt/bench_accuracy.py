@@ -9,7 +9,8 @@ match counts 0 reps.  Printed per source and per kind:
   by a detected segment of the same kind, by overlap)
 - false reps per hour outside labelled segments
 - median rep-event latency after the labelled rep end
-- holds found, mean |duration error|, Spearman rho of sway_mg
+- holds found, % of labelled holds found with |duration error| <= 1 s,
+  mean |duration error|, Spearman rho of sway_mg
 - step error % (sum |detected - labelled| / sum labelled)
 """
 import json
@@ -131,6 +132,7 @@ def summarize(rows):
     out["holds"] = "%d/%d" % (len(found), len(holds)) if holds else "-"
     out["hold_err_s"] = float(np.mean([abs(a - b) for _, a, b in found])) if found else float("nan")
     out["hold_max_err_s"] = float(max([abs(a - b) for _, a, b in found])) if found else float("nan")
+    out["holds_1s_pct"] = 100.0 * sum(1 for _, a, b in found if abs(a - b) <= 1.0) / len(holds) if holds else float("nan")
     out["sway_rho"] = spearman([p for r in rows for p in r["sway"]])
     st = [p for r in rows for p in r["steps"]]
     lab = sum(a for a, _ in st)
@@ -178,7 +180,7 @@ def run(sources=None, tun=None, verbose=False):
 
 def fmt_table(by_source):
     cols = ["sets", "exact_pct", "pm1_pct", "mae", "recog_pct", "false_per_h", "latency_s",
-            "holds", "hold_err_s", "hold_max_err_s", "sway_rho", "step_err_pct"]
+            "holds", "holds_1s_pct", "hold_err_s", "hold_max_err_s", "sway_rho", "step_err_pct"]
     lines = ["| source | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
     allrows = []
     for src, rows in by_source.items():
