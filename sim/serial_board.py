@@ -43,7 +43,7 @@ EXIT_SOFT_RAW = 10
 EXIT_SOFT_FRIENDLY = 11
 EXIT_HARD = 12
 EXIT_EOF = 13
-HEAP_DEFAULT = "384K"          # ~130 KB an ESP32 has free at boot + the emulated machine, bluetooth and this shim (~70 KB) + slack
+HEAP_DEFAULT = "2M"            # the unix port's default: the ESP32 heap budget is tested by sim/board.py -X heapsize (the emulation logs grow)
 CRASH_RESTART_DELAY_S = 0.5    # a crashing board reboots, but not in a tight loop
 ROM_BANNER = (b"ets Jul 29 2019 12:21:46\r\n\r\nrst:0xc (SW_CPU_RESET),"
               b"boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n")
@@ -110,10 +110,13 @@ class SerialBoard:
     env: extra environment for the board (REPBELT_SIM_* for the emulated
     sensor, REPBELT_AIR for the radio).  quota_bytes: flash size.
     fake_version: "1.19.1" makes the board report that MicroPython version.
+    continue_world: every boot starts the emulated world (trace replay) at
+    the time it has reached, so a reset does not rewind the wearer; without
+    it each boot replays from REPBELT_SIM_START_MS (default 0).
     """
 
     def __init__(self, flash_dir, link=None, env=None, quota_bytes=None,
-                 fake_version=None, heap=HEAP_DEFAULT, log_path=None):
+                 fake_version=None, heap=HEAP_DEFAULT, log_path=None, continue_world=False):
         self.flash_dir = Path(flash_dir)
         self.flash_dir.mkdir(parents=True, exist_ok=True)
         self.link = Path(link) if link else None
@@ -137,6 +140,11 @@ class SerialBoard:
         self._log = None
         self._restart_mode = "friendly"
         self._restart_at = 0.0
+        # the emulated world (trace replay) goes on through resets, like the
+        # real one: each boot starts the world clock where it is now
+        self.continue_world = continue_world
+        self._world_t0 = None
+        self._world_start_ms = 0
 
     # --- life cycle -------------------------------------------------------
     def start(self):
@@ -155,6 +163,8 @@ class SerialBoard:
                 pass
             self.link.symlink_to(self.pty_name)
         self._log = open(self.log_path, "ab")
+        self._world_start_ms = int(self.env.get("REPBELT_SIM_START_MS", "0") or 0)
+        self._world_t0 = time.monotonic()
         self._spawn("friendly", first=True)
         self._thread = threading.Thread(target=self._pump, name="serial-board", daemon=True)
         self._thread.start()
@@ -214,7 +224,27 @@ class SerialBoard:
             env["REPBELT_BOARD_QUOTA"] = str(int(self.quota_bytes))
         if self.fake_version:
             env["REPBELT_BOARD_FAKE_VERSION"] = self.fake_version
+        if self.continue_world:
+            env["REPBELT_SIM_START_MS"] = str(self.world_ms())
         return env
+
+    def world_ms(self):
+        """The emulated world's time now (trace time, ms): continues across resets."""
+        if self._world_t0 is None:
+            return self._world_start_ms
+        speed = float(self.env.get("REPBELT_SIM_SPEED", "1") or 1)
+        return self._world_start_ms + int((time.monotonic() - self._world_t0) * 1000 * speed)
+
+    def restart_world(self, env=None, start_ms=0):
+        """Boot the board into a new emulated world (e.g. another trace), from start_ms."""
+        with self._lock:
+            if env:
+                self.env.update(env)
+            self._world_start_ms = int(start_ms)
+            self._world_t0 = time.monotonic()
+            self._kill()
+            self._write_host(ROM_BANNER)
+            self._spawn("friendly")
 
     def _spawn(self, mode, first=False):
         cmd = [_micropython(), "-X", "heapsize=" + self.heap, str(BOOT_SCRIPT)]
@@ -365,6 +395,9 @@ class SerialBoard:
                         out = b""
                     if out:
                         self._write_host(out)
+                        if self._log:
+                            self._log.write(out)
+                            self._log.flush()
                 self._deliver()
                 code = p.poll()
                 if code is not None:
