@@ -126,6 +126,8 @@ class FakeBoard:
             for t in (self._gen, self._replay, self._streamer):
                 if t is not None:
                     t.cancel()
+            self._w.close()          # like a process that ends: the radio sees the socket close
+            self._w = None
 
     def _advertise(self):
         nm = self.name.encode()

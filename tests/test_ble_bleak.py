@@ -262,3 +262,42 @@ def test_two_boards_in_range_need_a_choice_unless_one_is_known():
     assert boards == [("repbelt-aaaa", BOARD_ADDRESS), ("repbelt-bbbb", third)]
     assert "2 boards in range (repbelt-" in msg and "--board NAME" in msg
     assert (board.name, board.address) == ("repbelt-bbbb", third)
+
+
+def test_board_reset_mid_session_host_reconnects_and_misses_nothing(tmp_path):
+    """The board's process goes away (reset) and comes back with its log: bridge, bluezoo and client recover."""
+    from sim.fake_board import FakeBoard
+
+    async def go(mb):
+        async with bleak_rig(mb, events_per_session=100000, rate_hz=300, burst=2) as (radio, air, fb):
+            store = Store.open(tmp_path / "db.sqlite")
+            c = BoardClient()
+            board = await c.connect(BOARD_NAME)
+            rec = Recorder(c, store, store.add_device(board.address))
+            await rec.start()
+            assert await wait_for(lambda: rec.state.received >= 200, 30)
+            # reset: the board's socket closes; a new process boots with the persisted log and session
+            boots = [t for t in asyncio.all_tasks() if "FakeBoard.run" in repr(t.get_coro())]
+            assert len(boots) == 1
+            boots[0].cancel()
+            fb._gen.cancel()
+            assert await wait_for(lambda: not c.connected, 15)          # bridge told the host the link died
+            fb2 = FakeBoard(air.address, events_per_session=150, rate_hz=300, burst=2)
+            fb2.log, fb2.sessions, fb2.next_seq, fb2.session = fb.log, fb.sessions, fb.next_seq, fb.session
+            fb2.in_session, fb2.time_set = True, True
+            task2 = asyncio.ensure_future(fb2.run())
+            assert await wait_for(lambda: c.connected, 30)
+            fb2._gen = asyncio.ensure_future(fb2._generate())          # the session goes on after the boot
+            assert await wait_for(lambda: c.watermark is not None and c.watermark >= fb2.next_seq - 1
+                                  and fb2._gen.done(), 30)
+            summary = await rec.stop()
+            await c.close()
+            task2.cancel()
+            seqs = [s for s, _ in store.events(rec.session_id)]
+            store.close()
+            return seqs, summary, fb2, dict(radio.stats)
+    with mock_bluez() as mb:
+        seqs, summary, fb2, rstats = run(go(mb))
+    assert seqs == [s for _x, s, _e in fb2.log]
+    assert len(seqs) == len(set(seqs)) and summary["complete"]
+    assert summary["stats"]["drops"] == 1 and rstats["connects"] == 2
