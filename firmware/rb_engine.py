@@ -532,9 +532,10 @@ class Engine:
         a = av - (self._av16 >> 4)                      # mg, gravity removed
         # v += a * g * dt ; dt = FRAME_MS
         self._vel16 += a * G_MM_S2 * self.frame_ms // 62500   # (x16 /1000 mg->g, /1000 ms->s)
-        self._vel16 -= self._vel16 >> 5
+        k = self.tun["LUNGE_LEAK_SHIFT"]
+        self._vel16 -= self._vel16 >> k
         self._pos16 += self._vel16 * self.frame_ms // 1000
-        self._pos16 -= self._pos16 >> 5
+        self._pos16 -= self._pos16 >> k
         pos = self._pos16 >> 4
         tn = self.tun
         # the leaky estimate wanders, so a lunge is a swing: a drop from the

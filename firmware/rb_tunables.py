@@ -26,6 +26,7 @@ DEFAULTS = {
     "LEVEL_STILL_MG": 30,
     "LEVEL_MIN_MILLI": 35,        # ... when it is more than ~2 deg off
     "LEVEL_MAX_MILLI": 500,       # ... and less than 30 deg (more is not a waist strap on the back)
+    "LUNGE_LEAK_SHIFT": 5,        # leak of the height integrators: tau = 2**5 frames ~ 1.3 s
     "LUNGE_DROP_MM": 60,          # lunge: pelvis (leaky-integrated height) drops this far below its recent high
     "LUNGE_RISE_MM": 150,         # ... then rises this far above the low
     "LUNGE_RISE_WALK_MM": 250,    # ... or this far while a walk is under way
