@@ -567,19 +567,30 @@ def decode_u32(data):
     return struct.unpack("<I", data)[0]
 
 
-SESSION_INFO_FMT = "<IIIII"   # session, first_seq, last_seq, n_records, wall_s
-
-
 def encode_session_info(token, info):
-    """OP_SESSION_INFO response carrying one log.sessions() tuple."""
-    return encode_response(OP_SESSION_INFO, token, ERR_OK,
-                           struct.pack(SESSION_INFO_FMT, *[v & 0xFFFFFFFF for v in info]))
+    """OP_SESSION_INFO response for one log.sessions() tuple (sid, first, last, n, wall_s).
+
+    Five uvarints, so that it fits one default-MTU notification (16 bytes at
+    most for any realistic values).
+    """
+    buf = bytearray(25)
+    off = 0
+    for i in range(5):
+        off = _put_uvarint(buf, off, info[i] & 0xFFFFFFFF)
+    return encode_response(OP_SESSION_INFO, token, ERR_OK, buf[:off])
 
 
 def decode_session_info(result):
-    if len(result) != 20:
-        raise ProtocolError("session info needs 20 bytes, got %d" % len(result))
-    return struct.unpack(SESSION_INFO_FMT, result)
+    """(session, first_seq, last_seq, n_records, wall_s)."""
+    out = []
+    off = 0
+    n = len(result)
+    for _ in range(5):
+        v, off = _get_uvarint(result, off, n)
+        out.append(v)
+    if off != n:
+        raise ProtocolError("session info: %d trailing bytes" % (n - off))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- status

@@ -77,6 +77,16 @@ async def _heap_monitor():
             _stats["heap_live_at_5s"] = a
 
 
+async def _script(main):
+    # a failing test script ends the board (exit 2) instead of leaving it running
+    try:
+        await main()
+    except Exception as e:
+        sys.print_exception(e)
+        print("SCRIPT FAILED")
+        raise SystemExit(2)
+
+
 def _print_stats():
     import gc
     import json
@@ -138,7 +148,7 @@ def main():
         ns = {"__name__": "sim_script"}
         with open(script) as f:
             exec(f.read(), ns)
-        asyncio.create_task(ns["main"]())
+        asyncio.create_task(_script(ns["main"]))
     main_path = "main.py" if _exists("main.py") else firmware + "/main.py"
     code = 0
     try:

@@ -247,3 +247,27 @@ def test_heap_capped_run_has_no_growth(tmp_path, trace):
     assert max(heap[2:]) - heap[2] < 4096, heap
     print("heap live after GC (unix 64-bit, incl. %d B of runner + emulated modules): %s"
           % (run.stats["heap_sim_base"], heap))
+
+
+SYNC = (SCRIPTS / "sync.py").read_text()
+
+
+@pytest.mark.parametrize("mtu", [23, 247])
+def test_offline_session_list_replay_delete(tmp_path, trace, mtu):
+    flash = tmp_path / "flash"
+    one = B.run_board(tmp_path, SYNC, flash=flash, env={"REPBELT_SIM_TRACE": trace[0], "T_PHASE": "record"})
+    assert one.rc == 0, one
+    (sid, first, last, n, wall), = one.result["sessions"]
+    assert n == last - first + 1 and n > 40
+    two = B.run_board(tmp_path, SYNC, flash=flash, env={"REPBELT_SIM_TRACE": trace[0], "T_PHASE": "sync",
+                                                         "T_MTU": mtu})
+    assert two.rc == 0, two
+    r = two.result
+    err, count, infos = r["list"]
+    assert err == P.ERR_OK and count == len(infos) == 2
+    assert infos[0] == [sid, first, last, n, wall]
+    assert r["replay_resp"] == [P.ERR_OK, last + 1]
+    assert r["replayed"] == r["expected"] and len(r["replayed"]) == n
+    assert r["replay_missing"] == P.ERR_NOT_FOUND
+    assert r["delete"] == P.ERR_OK and sid not in r["after"] and len(r["after"]) == 1
+    assert r["max_notify"] <= mtu - 3 and r["truncated"] == 0
