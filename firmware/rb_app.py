@@ -331,8 +331,6 @@ class App:
             gz = mpu.gz
             for i in range(n):
                 eng.feed(tt[i] - t0, ax[i], ay[i], az[i], gx[i], gy[i], gz[i])
-                if self.engine is not eng:
-                    break                  # a calibration result restarted nothing, but be safe
             self.t_last = tt[n - 1] - t0
         else:
             self.t_last = mpu.t_ms[n - 1]

@@ -271,3 +271,22 @@ def test_offline_session_list_replay_delete(tmp_path, trace, mtu):
     assert r["replay_missing"] == P.ERR_NOT_FOUND
     assert r["delete"] == P.ERR_OK and sid not in r["after"] and len(r["after"]) == 1
     assert r["max_notify"] <= mtu - 3 and r["truncated"] == 0
+
+
+RAW = (SCRIPTS / "raw.py").read_text()
+
+
+@pytest.mark.parametrize("mtu", [23, 247])
+def test_raw_capture_carries_the_sensor_samples(tmp_path, trace, mtu):
+    import rb_trace
+    run = B.run_board(tmp_path, RAW, env={"REPBELT_SIM_TRACE": trace[0], "T_MTU": mtu})
+    assert run.rc == 0, run
+    r = run.result
+    assert r["start"] == P.ERR_OK and r["stop"] == P.ERR_OK and r["raw_flag"] is True
+    assert r["max_notify"] <= mtu - 3 and r["truncated"] == 0
+    with open(trace[0]) as f:
+        ref = {s[0]: list(s[1:7]) for s in (list(x) for x in rb_trace.TraceReader(f))}
+    rows = r["rows"]
+    assert len(rows) >= 40
+    for row in rows:        # raw samples are exactly what the engine is fed (trace units)
+        assert ref[row[0]] == row[1:], row
