@@ -398,6 +398,8 @@ class Engine:
 
     # ---------------------------------------------------------- excursions
     def _reset_rep_state(self):
+        self._dir_p = self._dir_r = 0     # direction the reps keep going (pitch, roll), 0: none
+        self._last_p = self._last_r = 0
         self._ex_active = False
         self._ex_start = 0
         self._quiet_since = -1
@@ -429,8 +431,15 @@ class Engine:
         if not self._ex_active:
             if dev < tn["REP_LO_MILLI"]:
                 self._last_quiet_t = t
-            # the baseline follows the resting position
+            # the baseline follows the resting position, but only slowly
+            # toward the side the reps go, so the start of each slow rep
+            # cannot drag it along
             k = tn["BASE_SHIFT"]
+            if ap >= ar:
+                if pitch * self._dir_p > 0:
+                    k += tn["BASE_TOWARD_SHIFT"]
+            elif roll * self._dir_r > 0:
+                k += tn["BASE_TOWARD_SHIFT"]
             b[0] += ((ux << 4) - b[0]) >> k
             b[1] += ((uy << 4) - b[1]) >> k
             b[2] += ((uz << 4) - b[2]) >> k
@@ -495,6 +504,15 @@ class Engine:
         pk_r = self._rmax if self._rmax > -self._rmin else self._rmin
         ap = pk_p if pk_p > 0 else -pk_p
         ar = pk_r if pk_r > 0 else -pk_r
+        # reps going one way again and again: remember that way (to and fro: none)
+        if ap >= ar:
+            d = 1 if pk_p > 0 else -1
+            self._dir_p = d if d == self._last_p else 0
+            self._last_p = d
+        else:
+            d = 1 if pk_r > 0 else -1
+            self._dir_r = d if d == self._last_r else 0
+            self._last_r = d
         if (ap if ap > ar else ar) > tn["REP_MAX_MILLI"]:
             return
         side = E.SIDE_NONE

@@ -10,7 +10,8 @@ DEFAULTS = {
     "GAP_RESET_MS": 1500,         # a hole in the data longer than this resets the filters
     "LP_SHIFT": 3,                # gravity low-pass: tau = 2**3 frames ~ 0.32 s
     "SLOW_SHIFT": 6,              # slow gravity (vertical axis, sway drift removal): ~2.6 s
-    "BASE_SHIFT": 7,              # rep baseline adaptation when idle: ~5 s
+    "BASE_SHIFT": 7,              # rep baseline adaptation when idle: ~5 s ...
+    "BASE_TOWARD_SHIFT": 2,       # ... 4x slower toward the side the reps go
     "POSTURE_ENTER_MILLI": 700,   # cos of the cone (~45 deg) around each posture's gravity axis
     "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
     "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
