@@ -478,7 +478,17 @@ class Engine:
                 self._ex_sign = sgn
                 self._quiet_since = -1
                 return
-        if dev < tn["REP_LO_MILLI"]:
+        # back near the start: within REP_LO, or within a share of a big
+        # rep's peak (the body often settles a little off where it began)
+        # (pitch reps only: rolls swing through the middle to the other side)
+        pk = self._pmax
+        if -self._pmin > pk:
+            pk = -self._pmin
+        rk = self._rmax if self._rmax > -self._rmin else -self._rmin
+        lo = pk * tn["REP_RETURN_PCT"] // 100 if pk > rk else 0
+        if lo < tn["REP_LO_MILLI"]:
+            lo = tn["REP_LO_MILLI"]
+        if dev < lo:
             if self._quiet_since < 0:
                 self._quiet_since = t
             elif t - self._quiet_since >= tn["REP_QUIET_MS"]:

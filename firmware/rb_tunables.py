@@ -16,6 +16,7 @@ DEFAULTS = {
     "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
     "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
     "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
+    "REP_RETURN_PCT": 20,         # ... or below 20% of a pitch rep's peak, whichever is larger
     "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
     "REP_MIN_MS": 600,
     "REP_MAX_MS": 9000,
