@@ -39,6 +39,23 @@ def generated(name):
     return p
 
 
+def with_standing_tail(trace, out, tail_s=20.0):
+    """The trace plus tail_s of standing still: after a trace ends the emulated sensor keeps
+    its last sample, so the same quiet ending is given to both the board and analyze."""
+    lines = Path(trace).read_text().splitlines()
+    header = [ln for ln in lines if ln.startswith("#")]
+    cols = next(ln for ln in lines if not ln.startswith("#")).split(",")
+    rate = int(next((ln.split("=")[1] for ln in header if ln.startswith("# rate_hz=")), "100"))
+    t_end = float(lines[-1].split(",")[0])
+    stand = {"ax": "1.0000", "ay": "0.0000", "az": "0.0000", "gx": "0.00", "gy": "0.00", "gz": "0.00"}
+    tail = []
+    for i in range(1, int(tail_s * rate) + 1):
+        row = dict(stand, t="%.4f" % (t_end + i / rate))
+        tail.append(",".join(row[c.strip()] for c in cols))
+    Path(out).write_text("\n".join(lines + tail) + "\n")
+    return Path(out)
+
+
 def record_session(tmp_path, trace, **faults):
     """deploy -> play -> `repbelt record` until the trace is over; returns (db, flash, record stdout)."""
     db = tmp_path / "db.sqlite"
@@ -108,7 +125,7 @@ def check_exactly_once(sessions, flash):
 
 
 def test_deploy_record_review_equals_analyze(tmp_path):
-    trace = generated("fours_default")
+    trace = with_standing_tail(generated("fours_default"), tmp_path / "fours.csv")
     db, flash, out, _ = record_session(tmp_path, trace)
     sess = stored(db)
     assert len(sess) == 1
@@ -117,7 +134,8 @@ def test_deploy_record_review_equals_analyze(tmp_path):
     live = totals([ev for _s, ev in evs])
     assert live == analyze_totals(trace)
     assert sum(live[0].values()) > 10          # the trace really has reps in it
-    show = subprocess.run([REPBELT, "show", "last", "--db", str(db)], capture_output=True, text=True)
+    show = subprocess.run([REPBELT, "show", "last", "--db", str(db)], capture_output=True, text=True,
+                          env=dict(os.environ, COLUMNS="200"))
     assert show.returncode == 0
     for kind in live[0]:
         assert kind in show.stdout
@@ -137,7 +155,7 @@ def test_link_drops_and_a_reset_lose_and_double_nothing(tmp_path):
 
 def test_demo_as_a_user_runs_it(tmp_path):
     p = subprocess.run([REPBELT, "demo", "--dir", str(tmp_path)], capture_output=True, text=True,
-                       timeout=540)
+                       timeout=540, env=dict(os.environ, COLUMNS="200"))
     assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
     out = p.stdout
     for n in range(1, 6):
