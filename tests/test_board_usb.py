@@ -279,3 +279,40 @@ def test_capture_writes_valid_labelled_trace(tmp_path, deployed_flash):
 def test_capture_rejects_unknown_kind(tmp_path):
     r = run_cli("capture", "--port", str(tmp_path), "--kind", "situp", "-o", str(tmp_path / "x.csv"))
     assert r.returncode == 2 and "unknown kind 'situp'" in r.stderr
+
+
+# --- personal thresholds -----------------------------------------------------------------
+
+def test_calibrate_fit_uploads_thresholds(tmp_path, deployed_flash, monkeypatch):
+    from repbelt import board_fit, paths
+    src = paths.CALIBRATION / "generated" / "fours_default.csv"
+    if not src.exists():
+        subprocess.run([sys.executable, str(paths.CALIBRATION / "generator.py"), "--out",
+                        str(src.parent), "--only", "fours_default", "--quiet"], check=True)
+    rec = tmp_path / "recs"
+    rec.mkdir()
+    shutil.copy(src, rec / "a.csv")
+    shutil.copy(src.with_name("fours_default.labels.json"), rec / "a.labels.json")
+    # a small grid keeps the test quick; the default values are always tried first
+    monkeypatch.setattr(board_fit, "GRID", {"REP_HI_MILLI": (80, 200), "HOLD_MOTION_MG": (60,),
+                                            "STEP_MIN_MG": (30,)})
+    r = board_fit.fit(rec)
+    assert r["n"] == 1 and r["score"] <= r["default_score"]
+    assert set(r["overrides"]) <= {"REP_HI_MILLI", "REP_LO_MILLI"}
+    from click.testing import CliRunner
+    from repbelt import cli as cli_mod
+    cli_mod._load_commands()
+    with with_firmware(tmp_path, deployed_flash) as b:
+        res = CliRunner().invoke(cli_mod.cli, ["calibrate", "fit", str(rec), "--port", b.port])
+        assert res.exit_code == 0, res.output
+        assert "uploaded to the board" in res.output
+        cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+        assert cfg["thresholds"] == r["overrides"]
+        saved = json.loads((rec / "fitted-thresholds.json").read_text())
+        assert saved == {"values": r["overrides"]}
+
+
+def test_fit_without_recordings_is_a_clear_error(tmp_path):
+    from repbelt import board_fit
+    with pytest.raises(UserError, match="no labelled recordings"):
+        board_fit.recordings(tmp_path)
