@@ -18,7 +18,7 @@ sys.path.insert(0, str(REPO / "sim"))
 sys.path.insert(0, str(REPO / "host"))
 
 from serial_board import SerialBoard  # noqa: E402
-from repbelt import board_calibrate, board_capture, board_deploy, board_usb  # noqa: E402
+from repbelt import board_calibrate, board_deploy, board_usb  # noqa: E402
 from repbelt.errors import UserError  # noqa: E402
 
 REPBELT = str(Path(sys.executable).parent / "repbelt")

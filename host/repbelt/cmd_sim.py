@@ -1,6 +1,5 @@
 """`repbelt sim` (a virtual board to talk to) and `repbelt demo` (the whole product in one command)."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from rich.console import Console
 
 from . import board_deploy
 from .errors import UserError
-from .paths import CALIBRATION, REPO
+from .paths import CALIBRATION
 from .virtual_board import LEAD_IN_MS, VirtualBoard, trace_duration_s
 
 DEMO_TRACE = CALIBRATION / "generated" / "demo_workout.csv"
