@@ -5,7 +5,6 @@ the virtual board's flash, running on the MicroPython unix port with the
 emulated MPU6050 replaying a labelled trace; the host is the real
 `repbelt record` / `show` / `report` commands as a user runs them.
 """
-import json
 import os
 import subprocess
 import sys
@@ -18,7 +17,7 @@ sys.path.insert(0, str(REPO / "host"))
 
 from repbelt import board_deploy, paths  # noqa: E402
 from repbelt.store import Store  # noqa: E402
-from repbelt.virtual_board import LEAD_IN_MS, VirtualBoard, trace_duration_s  # noqa: E402
+from repbelt.virtual_board import VirtualBoard, trace_duration_s  # noqa: E402
 import rb_analysis  # noqa: E402
 import rb_events as E  # noqa: E402
 import rb_log  # noqa: E402

@@ -128,9 +128,9 @@ class Central:
             s += 1
         return s - 1
 
-    async def wait_seq(self, last, timeout_ms=30000):
+    async def wait_seq(self, last, timeout_ms=30000, first=1):
         t = 0
-        while self.last_contiguous() < last:
+        while self.last_contiguous(first) < last:
             self.pump()
             await asyncio.sleep_ms(10)
             t += 10

@@ -46,7 +46,7 @@ async def main():
             reconnects += 1
     r = await c.command(P.OP_STOP_SESSION)
     assert r[2] == P.ERR_OK, r
-    ok = await c.wait_seq(app.log.last_seq)
+    ok = await c.wait_seq(app.log.last_seq, first=first)
     c.pump()
     T.result({
         "ok": ok, "last_seq": app.log.last_seq, "dups": c.dups, "dup_seqs": c.dup_seqs, "reconnects": reconnects,
