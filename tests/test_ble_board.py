@@ -39,7 +39,7 @@ def _check_stream(run, trace):
     assert [e[:2] + e[2:] for e in r["events"]] == logged, "the central got what the log holds"
     assert r["truncated"] == 0 and r["irq_errors"] == 0 and r["frag_errors"] == 0
     assert r["lost_samples"] == 0 and r["overflows"] == 0
-    board = [tuple(e[2:]) for e in r["events"] if e[3] <= t_end]
+    board = [tuple(e[2:]) for e in r["events"] if e[3] <= t_end and e[2] != 40]
     ref = [tuple(e) for e in direct if e[1] <= t_end]
     assert board == ref, "board pipeline == engine over the trace"
     from repbelt.analyze import analyze_cpython
@@ -60,9 +60,12 @@ def test_trace_through_sensor_driver_engine_log_ble_equals_engine(tmp_path, trac
 def test_mtu23_enomem_bursts_and_disconnects_lose_nothing(tmp_path, trace):
     run = B.run_board(tmp_path, STREAM, env={
         "REPBELT_SIM_TRACE": trace[0], "T_MTU": 23, "T_ENOMEM": 0.25, "T_BURST_EVERY": 12,
-        "T_DISCONNECT_EVERY_EVENTS": 6})
+        "T_DISCONNECT_EVERY_EVENTS": 6, "T_BIG_EVENTS": 1})
     r = _check_stream(run, trace)
     assert r["max_notify"] <= 20
+    big = [e for e in r["events"] if e[2] == 40]     # 22-byte records, sent as 2 fragments each
+    assert len(big) >= 3 + r["reconnects"] - 1
+    assert all(tuple(e[2:]) == (40, 7, 2 ** 31 - 1, -(2 ** 31) + 1, 100000, 5, 6, 7) for e in big)
     assert r["enomem"] > 20 and r["notify_errors"] >= r["enomem"]
     assert r["reconnects"] >= 5
 

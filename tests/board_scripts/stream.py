@@ -13,6 +13,8 @@ BURST_EVERY = int(os.getenv("T_BURST_EVERY") or "0")
 DISC_MS = int(os.getenv("T_DISCONNECT_EVERY_MS") or "0")
 FROM = int(os.getenv("T_FROM") or "1")
 DISC_EVENTS = int(os.getenv("T_DISCONNECT_EVERY_EVENTS") or "0")
+BIG = os.getenv("T_BIG_EVENTS") == "1"   # records longer than MTU-3 at MTU 23: fragments
+BIG_EV = (40, 7, 2 ** 31 - 1, -(2 ** 31) + 1, 100000, 5, 6, 7)
 STOP_AT_SEQ = int(os.getenv("T_EXIT_AT_SEQ") or "0")
 
 
@@ -24,6 +26,9 @@ async def main():
     first = FROM
     r = await c.command(P.OP_REPLAY, first)
     assert r[2] == P.ERR_OK, r
+    if BIG:
+        for _ in range(3):
+            app._emit(BIG_EV)
     t = 0
     reconnects = 0
     next_disc = DISC_EVENTS
@@ -44,6 +49,8 @@ async def main():
             r = await c.command(P.OP_REPLAY, c.last_contiguous(first) + 1)
             assert r[2] == P.ERR_OK, r
             reconnects += 1
+            if BIG:
+                app._emit(BIG_EV)
     r = await c.command(P.OP_STOP_SESSION)
     assert r[2] == P.ERR_OK, r
     ok = await c.wait_seq(app.log.last_seq, first=first)
