@@ -25,6 +25,7 @@ class StepCounter:
         self.sm1 = 0
         self.rel_walk_pct = tun["STEP_REL_WALK_PCT"]
         self.refract_pct = tun["STEP_REFRACT_PCT"]
+        self.stop_pct = tun["STEP_STOP_PCT"]
         self.prev = 0
         self.prev2 = 0
         self.rising = False
@@ -34,6 +35,7 @@ class StepCounter:
         self.pending = 0     # candidate steps before a bout is confirmed
         self.first_step = 0
         self.last_interval = 0
+        self.iv = 0          # the bout's typical step interval (ms)
         self.steps = 0
         self.walk_start = 0
         self.last_report = 0
@@ -82,8 +84,15 @@ class StepCounter:
             return      # the second bump of one step (heel strike, then toe-off)
         self.peak_avg += (h - self.peak_avg) >> 3
         if self.walking:
+            iv = self.iv
+            if dt * 10 > iv * 18 and h * 100 < self.peak_avg * self.stop_pct:
+                # a late, weak bump after the rhythm broke: the walk is over
+                self._end_walk(t_ms)
+                return
             self.last_step = t_ms
             self.last_interval = dt if dt < self.max_ms else self.last_interval
+            if dt * 10 < iv * 15:
+                self.iv = iv + ((dt - iv) >> 2)
             self.steps += 1
             if self.last_interval:
                 self.cadence = 60000 // self.last_interval
@@ -109,6 +118,7 @@ class StepCounter:
             self.steps = self.pending
             self.pending = 0
             self.walk_start = self.first_step - self.last_interval // 2
+            self.iv = self.last_interval
             self.last_report = t_ms
             self.cadence = 60000 // self.last_interval if self.last_interval else 0
             self.emit((E.EV_WALK_START, t_ms, self.walk_start, 0, 0, 0, 0, 0))

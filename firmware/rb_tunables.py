@@ -55,6 +55,7 @@ DEFAULTS = {
     "STEP_REL_PCT": 40,           # ... and at least this share of the recent mean peak
     "STEP_REL_WALK_PCT": 20,      # ... inside a confirmed bout
     "STEP_REFRACT_PCT": 0,        # in a bout, a peak sooner than 60% of the last interval is the same step
+    "STEP_STOP_PCT": 0,           # in a bout, a bump this weak (% of mean) after a long pause ends the walk (0: off)
     "STEP_MIN_MS": 350,
     "STEP_MAX_MS": 1400,
     "STEP_REGULAR_PCT": 45,       # a bout needs step intervals within +-45% of each other
