@@ -15,6 +15,10 @@ ticks_diff/ticks_add; the tick source is injectable (App(ticks_ms=...)).
 import asyncio
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:      # mypy only; MicroPython has no typing module
+    from typing import Any  # noqa: F401
+
 import bluetooth
 import rb_board
 import rb_events as E
@@ -48,7 +52,7 @@ class App:
         self.led = board.make_led()
         self.button = board.make_button()
         self.name = board.device_name(self.cfg.get("name"))
-        self.engine = None
+        self.engine = None  # type: Any
         self.session = False
         self.calibrating = False
         self.t0 = None                # FIFO time of the session's first sample
@@ -57,7 +61,7 @@ class App:
         self.raw_on = False
         self.time_offset_s = None     # unix seconds - time.time(), once set
         self.battery = None
-        self.mpu = None
+        self.mpu = None  # type: Any
         self.sensor_ok = False
         self.samples = 0
         self.loops = 0
@@ -249,7 +253,7 @@ class App:
     def led_state(self):
         import rb_led
         if self.health == E.F_SENSOR_MISSING and not self.sensor_ok:
-            pat = rb_led.PAT_FAULT_SENSOR
+            pat = rb_led.PAT_FAULT_SENSOR  # type: tuple
         elif self.calibrating:
             pat = rb_led.PAT_CALIBRATING
         elif self.session:
@@ -411,7 +415,7 @@ class App:
         try:
             await coro
         except Exception as e:
-            self._crash = e
+            self._crash = e  # type: Any
             self._crashed.set()
 
     async def run(self):

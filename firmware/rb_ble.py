@@ -15,6 +15,10 @@ yet, or `open_pairing()` e.g. from a button long-press).
 import asyncio
 import time
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:      # mypy only; MicroPython has no typing module
+    from typing import Any  # noqa: F401
+
 import bluetooth
 import rb_events as E
 import rb_protocol as P
@@ -91,12 +95,12 @@ class Peripheral:
         # sender state (tasks only)
         self.cursor = None            # next live seq to send on this link
         self._marker_session = -1     # session of the last marker sent on this link
-        self._replay = None           # [session, from_seq, token] of a session replay
+        self._replay = None  # type: Any  # [session, from_seq, token] of a session replay
         self._walls = {}              # session -> wall_s, for session markers
         self._grace_until = None
         self._out = []                # pending Control responses (bytes)
         self._status = None           # status block waiting to be notified
-        self._battery = None
+        self._battery = None  # type: Any
         self._battery_dirty = False
         self._pkt = bytearray(P.payload_size(512))
         self._rec = bytearray(P.MAX_RECORD_BYTES)

@@ -35,6 +35,9 @@ MAX_RECORD_BYTES = 1 + 4 + 5 + 6 * 5   # type + seq + t varint + 6 field varints
 
 class ProtocolError(ValueError):
     """Malformed, truncated or unsupported bytes (the message says which)."""
+    op = 0      # set when known, so the board can answer the right request
+    token = 0
+    code = 0
 
 
 def payload_size(mtu):
