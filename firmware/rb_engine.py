@@ -731,6 +731,7 @@ class Engine:
         self._hold_last_steady = 0
         self._h16 = [0x7fffffff, 0, 0]   # the hold's slow gravity, x16 (unset: 0x7fffffff)
         self._hold_paused = False
+        self._hold_announced = False
         self._paused_end = 0
         self._effort_since = -1
         self._hsum = self._hn = 0       # the hold's sway sums (a steady run's are _sway_*)
@@ -847,7 +848,14 @@ class Engine:
             self._hold_start = es if es > self._hold_since else self._hold_since
             self._hold_tick = t
             self._hold_pitch0 = ux
-            self.emit((E.EV_HOLD_START, t, kind, self._hold_start, 0, 0, 0, 0))
+            self._hold_announced = False
+        if not self._hold_announced:
+            # a hold is only announced once it is long enough to be reported,
+            # so every HOLD_START on the stream gets its HOLD_END
+            if t - self._hold_start < tn["HOLD_MIN_MS"]:
+                return
+            self._hold_announced = True
+            self.emit((E.EV_HOLD_START, t, self._hold_kind, self._hold_start, 0, 0, 0, 0))
             return
         if t - self._hold_tick >= tn["HOLD_TICK_MS"]:
             self._hold_tick = t
@@ -897,7 +905,8 @@ class Engine:
         self._hold_paused = False
         t_end = self._paused_end
         dur = t_end - self._hold_start
-        if dur >= self.tun["HOLD_MIN_MS"]:
+        if self._hold_announced:
+            self._hold_announced = False
             sw = self._sway_dmg()
             g = self._g16
             gx = g[0] >> 4
