@@ -440,6 +440,10 @@ class Engine:
                     k += tn["BASE_TOWARD_SHIFT"]
             elif roll * self._dir_r > 0:
                 k += tn["BASE_TOWARD_SHIFT"]
+            if dev >= tn["REP_LO_MILLI"]:
+                # away from rest but no rep yet: a weak side of alternating
+                # reps must not pull the baseline over to it
+                k += tn["BASE_BAND_SHIFT"]
             b[0] += ((ux << 4) - b[0]) >> k
             b[1] += ((uy << 4) - b[1]) >> k
             b[2] += ((uz << 4) - b[2]) >> k

@@ -12,13 +12,14 @@ DEFAULTS = {
     "SLOW_SHIFT": 6,              # slow gravity (vertical axis, sway drift removal): ~2.6 s
     "BASE_SHIFT": 7,              # rep baseline adaptation when idle: ~5 s ...
     "BASE_TOWARD_SHIFT": 2,       # ... 4x slower toward the side the reps go
+    "BASE_BAND_SHIFT": 2,         # ... and 4x slower while away from rest (between REP_LO and REP_HI)
     "POSTURE_ENTER_MILLI": 700,   # cos of the cone (~45 deg) around each posture's gravity axis
     "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
     "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
     "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
     "REP_RETURN_PCT": 20,         # ... or below 20% of a pitch rep's peak, whichever is larger
     "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
-    "REP_MIN_MS": 600,
+    "REP_MIN_MS": 1100,
     "REP_MAX_MS": 9000,
     "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
     "BRIDGE_MIN_MILLI": 240,      # supine head-end-down excursion of ~14 deg or more is a bridge
