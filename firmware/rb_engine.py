@@ -10,17 +10,23 @@ Pipeline (all integer arithmetic, nothing allocated per sample):
    config).  Unknown mount: only steps, which need no axes.
 3. Gravity direction (low-passed acceleration) gives the posture: upright,
    supine, prone (face down), side.
-4. Rep excursions: the tilt of gravity away from a slowly adapting baseline,
-   split into pitch (about the body's left-right axis) and roll (about the
-   long axis).  A rep is an excursion past REP_HI that comes back under
-   REP_LO.  Its posture and shape give its kind.  Lunges are drops of the
-   pelvis, from leaky double integration of the vertical acceleration.
+4. Rep excursions: the tilt of gravity away from a slowly adapting baseline
+   (seeded flat when a lying posture settles mid-rep, slow toward the side
+   the reps go), split into pitch (about the body's left-right axis) and
+   roll (about the long axis).  A rep is an excursion past REP_HI that comes
+   back under REP_LO (or within REP_RETURN_PCT of a pitch rep's peak).
+   Supine: bridge (deep, head end down), pelvic tilt (small), knee twist
+   (roll).  Face down the set's pattern decides: leg raise, cat-cow (a
+   round-then-arch pair), bird dog.  Lunges are swings of the pelvis height
+   from leaky double integration of the vertical acceleration.
 5. Sets: a set is believed after SET_CONFIRM_REPS like reps (then those are
    emitted too) and ends after SET_GAP_MS without a rep or on a posture
    change.  Isolated fidgets never become reps.
-6. Holds: a steady spell with muscle tremor in a face-down or side posture.
-   Sway is the RMS of acceleration perpendicular to gravity with the slow
-   drift removed.
+6. Holds: a steady spell in a face-down or side posture with muscle tremor
+   (frame-to-frame change, peaking at 12.5 Hz) above that posture's
+   resting floor; it starts with the effort and ends when the effort or the
+   position goes.  Sway is the RMS of acceleration perpendicular to the
+   hold's own slowly drifting gravity.
 7. Steps: rb_steps.StepCounter on the vertical acceleration.
 """
 import rb_events as E
@@ -38,10 +44,6 @@ MOUNT_NAMES = ("default", "calibrate", "unknown", "fixed")
 
 FRAME_MAX_MG = 8000          # frame means are clamped so squares stay small ints
 G_MM_S2 = 9807               # 1 g in mm/s^2
-
-# excursion axes
-AX_PITCH = 0
-AX_ROLL = 1
 
 # face-down excursions: their axis and direction; a set's pattern decides
 # the kind (same direction again: leg raise; pitch to and fro: cat-cow;
@@ -74,7 +76,7 @@ class Engine:
         self.calibrator = rb_mount.Calibrator() if mount == MOUNT_CALIBRATE else None
         self.axes_known = mount in (MOUNT_DEFAULT, MOUNT_FIXED)
         self.frame_ms = t["FRAME_MS"]
-        self.steps = rb_steps.StepCounter(t, self._emit)
+        self.steps = rb_steps.StepCounter(t, self.emit)
         self.hint_kind = E.K_NONE
         # bin accumulators
         self._bin_end = -1
@@ -139,9 +141,6 @@ class Engine:
         self.steps.finish(t_ms)
 
     # ------------------------------------------------------------ internals
-    def _emit(self, ev):
-        self.emit(ev)
-
     def _reset_filters(self):
         self._g16 = [0, 0, 0]        # gravity low-pass, x16
         self._s16 = [0, 0, 0]        # slow gravity, x16
@@ -453,7 +452,6 @@ class Engine:
                 self._pmax = self._pmin = self._rmax = self._rmin = 0
                 self._quiet_since = -1
                 self._ex_sign = 0
-                self._ex_peak_t = t
             else:
                 return
         if pitch > self._pmax:
