@@ -332,6 +332,15 @@ class Engine:
 
     # ------------------------------------------------------------- posture
     def _update_posture(self, t, ux, uy, uz):
+        # hysteresis: a posture is kept until its axis is well out of the
+        # cone, so a deep knee twist does not count as lying on the side
+        cur = self.posture
+        lv = self.tun["POSTURE_LEAVE_MILLI"]
+        if ((cur == E.P_SUPINE and uz < -lv) or (cur == E.P_PRONE and uz > lv)
+                or (cur == E.P_UPRIGHT and ux > lv) or (cur == E.P_SIDE_L and uy > lv)
+                or (cur == E.P_SIDE_R and uy < -lv)):
+            self._cand_posture = cur
+            return
         thr = self.tun["POSTURE_ENTER_MILLI"]
         if ux > thr:
             p = E.P_UPRIGHT

@@ -14,6 +14,7 @@ DEFAULTS = {
     "BASE_TOWARD_SHIFT": 2,       # ... 4x slower toward the side the reps go
     "BASE_BAND_SHIFT": 2,         # ... and 4x slower while away from rest (between REP_LO and REP_HI)
     "POSTURE_ENTER_MILLI": 700,   # cos of the cone (~45 deg) around each posture's gravity axis
+    "POSTURE_LEAVE_MILLI": 600,   # ... and is left only below cos ~53 deg (hysteresis)
     "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
     "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
     "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
