@@ -455,7 +455,8 @@ class Engine:
             b[0] += ((ux << 4) - b[0]) >> k
             b[1] += ((uy << 4) - b[1]) >> k
             b[2] += ((uz << 4) - b[2]) >> k
-            if dev > tn["REP_HI_MILLI"]:
+            # face down, a leg lift tips the pelvis only a few degrees
+            if dev > (tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]):
                 self._ex_active = True
                 self._ex_start = self._last_quiet_t
                 self._pmax = self._pmin = self._rmax = self._rmin = 0

@@ -17,6 +17,7 @@ DEFAULTS = {
     "POSTURE_LEAVE_MILLI": 600,   # ... and is left only below cos ~53 deg (hysteresis)
     "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
     "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
+    "REP_HI_PRONE_MILLI": 65,     # ... face down (a leg lift tips the pelvis only a few degrees)
     "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
     "REP_RETURN_PCT": 20,         # ... or below 20% of a pitch rep's peak, whichever is larger
     "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
