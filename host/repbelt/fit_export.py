@@ -131,32 +131,24 @@ def write_fit(path, summary, sets, holds, walks, step_length_m=0.7, serial=0):
     m.timestamp = end_ms
     b.add(m)
 
-    m = LapMessage()
-    m.message_index = 0
-    m.timestamp = end_ms
-    m.start_time = t0_ms
-    m.total_elapsed_time = total_ms / 1000.0
-    m.total_timer_time = total_ms / 1000.0
-    m.total_distance = distance_m
-    m.sport = Sport.TRAINING
-    m.sub_sport = SubSport.STRENGTH_TRAINING
-    m.event = Event.LAP
-    m.event_type = EventType.STOP
-    b.add(m)
+    def totals(m, event):
+        # lap and session carry the same whole-activity totals
+        m.message_index = 0
+        m.timestamp = end_ms
+        m.start_time = t0_ms
+        m.total_elapsed_time = total_ms / 1000.0
+        m.total_timer_time = total_ms / 1000.0
+        m.total_distance = distance_m
+        m.sport = Sport.TRAINING
+        m.sub_sport = SubSport.STRENGTH_TRAINING
+        m.event = event
+        m.event_type = EventType.STOP
+        return m
 
-    m = SessionMessage()
-    m.message_index = 0
-    m.timestamp = end_ms
-    m.start_time = t0_ms
-    m.total_elapsed_time = total_ms / 1000.0
-    m.total_timer_time = total_ms / 1000.0
-    m.total_distance = distance_m
-    m.sport = Sport.TRAINING
-    m.sub_sport = SubSport.STRENGTH_TRAINING
+    b.add(totals(LapMessage(), Event.LAP))
+    m = totals(SessionMessage(), Event.SESSION)
     m.first_lap_index = 0
     m.num_laps = 1
-    m.event = Event.SESSION
-    m.event_type = EventType.STOP
     b.add(m)
 
     m = ActivityMessage()
