@@ -212,14 +212,8 @@ class Engine:
             g[1] = s[1] = fy << 4
             g[2] = s[2] = fz << 4
             self._primed = True
-        k = self.tun["LP_SHIFT"]
-        g[0] += ((fx << 4) - g[0]) >> k
-        g[1] += ((fy << 4) - g[1]) >> k
-        g[2] += ((fz << 4) - g[2]) >> k
-        k = self.tun["SLOW_SHIFT"]
-        s[0] += ((fx << 4) - s[0]) >> k
-        s[1] += ((fy << 4) - s[1]) >> k
-        s[2] += ((fz << 4) - s[2]) >> k
+        _lp3(g, fx, fy, fz, self.tun["LP_SHIFT"])
+        _lp3(s, fx, fy, fz, self.tun["SLOW_SHIFT"])
         gx = g[0] >> 4
         gy = g[1] >> 4
         gz = g[2] >> 4
@@ -452,9 +446,7 @@ class Engine:
                 # away from rest but no rep yet: a weak side of alternating
                 # reps must not pull the baseline over to it
                 k += tn["BASE_BAND_SHIFT"]
-            b[0] += ((ux << 4) - b[0]) >> k
-            b[1] += ((uy << 4) - b[1]) >> k
-            b[2] += ((uz << 4) - b[2]) >> k
+            _lp3(b, ux, uy, uz, k)
             # face down, a leg lift tips the pelvis only a few degrees
             if dev > (tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]):
                 self._ex_active = True
@@ -801,10 +793,7 @@ class Engine:
             h[0] = fx << 4
             h[1] = fy << 4
             h[2] = fz << 4
-        k = tn["SLOW_SHIFT"]
-        h[0] += ((fx << 4) - h[0]) >> k
-        h[1] += ((fy << 4) - h[1]) >> k
-        h[2] += ((fz << 4) - h[2]) >> k
+        _lp3(h, fx, fy, fz, tn["SLOW_SHIFT"])
         sx = h[0] >> 4
         sy = h[1] >> 4
         sz = h[2] >> 4
@@ -930,6 +919,13 @@ class Engine:
         self._sway_sum = self._sway_n = 0
         self._hsum = self._hn = 0
         self._h16[0] = 0x7fffffff
+
+def _lp3(v, x, y, z, k):
+    """One step of a shift low-pass on a 3-vector kept x16: v += (16*x - v) / 2**k."""
+    v[0] += ((x << 4) - v[0]) >> k
+    v[1] += ((y << 4) - v[1]) >> k
+    v[2] += ((z << 4) - v[2]) >> k
+
 
 def _drop(ev):
     pass

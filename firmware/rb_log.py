@@ -432,6 +432,9 @@ class EventLog:
         """Write what is pending and close the current session file."""
         if self.session_id:
             self.flush()
+        self._close_file()
+
+    def _close_file(self):
         if self._f is not None:
             try:
                 self._f.close()
@@ -505,12 +508,7 @@ class EventLog:
                 self._f.flush()
             except OSError as e:
                 self._write_failed(e)
-                if self._f is not None:
-                    try:
-                        self._f.close()
-                    except OSError:
-                        pass
-                self._f = None
+                self._close_file()
                 return False
             self.pending -= 1
             self._failing = False

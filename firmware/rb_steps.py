@@ -129,13 +129,10 @@ class StepCounter:
         if end > t_ms:
             end = t_ms
         self.emit((E.EV_WALK_END, t_ms, self.walk_start, end, self.steps, self.cadence, 0, 0))
-        self.walking = False
-        self.steps = 0
-        self.pending = 0
+        self.cancel()
 
     def finish(self, t_ms):
-        if self.walking:
-            self._end_walk(t_ms)
+        self.stop_at(t_ms)
 
     def cancel(self):
         """What looked like a walk was something else (lunges): forget it."""
