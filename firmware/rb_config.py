@@ -37,7 +37,30 @@ DEFAULTS = {
     "dlpf_hz": 44,
     "use_gyro": True,
     "time_offset_s": 0,         # unix seconds minus board seconds (set over BLE)
+    # power (rb_power): see docs/hardware.md "Power" and `repbelt power budget`
+    "cpu_mhz": 80,              # ESP32 clock; BLE needs >= 80 MHz, the core needs < 5% of it
+    "sleep_idle_s": 180,        # no session, no link: deep sleep after this long idle
+    "link_idle_s": 600,         # ... a connected host that does nothing keeps it awake this long
+    "session_idle_s": 300,      # a session with no activity (rep, hold, step, posture) ends after this
+    "wake_mg": 64,              # motion that wakes the board (accel change from the sleep pose)
+    "adv_fast_ms": 152,         # advertising interval right after wake / session start / disconnect
+    "adv_slow_ms": 1022,        # ... after adv_fast_s (Apple Accessory Design Guidelines values)
+    "adv_fast_s": 30,
+    "battery_pin": 35,          # ADC1 GPIO of the battery divider; null: no battery measurement
+    "battery_divider_x1000": 2000,  # battery voltage / pin voltage, x1000
+    "battery_low_pct": 15,      # EV_BATTERY low below this, critical below battery_critical_pct
+    "battery_critical_pct": 5,  # ... a session ends and the board sleeps to protect the cell
 }
+
+# power fields: (min, max) of the int, None allowed where the key is in _NULLABLE
+_RANGES = {
+    "sleep_idle_s": (10, 86400), "link_idle_s": (10, 86400), "session_idle_s": (30, 86400),
+    "wake_mg": (8, 1000), "adv_fast_ms": (20, 10240), "adv_slow_ms": (20, 10240),
+    "adv_fast_s": (0, 3600), "battery_pin": (0, 39), "battery_divider_x1000": (1000, 20000),
+    "battery_low_pct": (1, 99), "battery_critical_pct": (0, 98),
+}
+_NULLABLE = ("battery_pin",)
+CPU_MHZ = (80, 160, 240)
 
 
 def _is_int(v):
@@ -93,6 +116,15 @@ def check(key, v):
         return None if isinstance(v, bool) else "must be true or false"
     if key == "time_offset_s":
         return None if _is_int(v) else "must be an int"
+    if key == "cpu_mhz":
+        return None if _is_int(v) and v in CPU_MHZ else "must be 80, 160 or 240"
+    r = _RANGES.get(key)
+    if r is not None:
+        if v is None and key in _NULLABLE:
+            return None
+        if not _is_int(v) or not r[0] <= v <= r[1]:
+            return "must be an int %d..%d%s" % (r[0], r[1], " or null" if key in _NULLABLE else "")
+        return None
     return "unknown field"
 
 

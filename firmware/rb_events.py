@@ -21,6 +21,8 @@ are 0.  Every value fits a MicroPython small int (31-bit signed).
     POSTURE     a=posture b=previous_posture
     CALIBRATED  a=status (0 ok, else CAL_* error) b=quality_ddeg
     FAULT       a=fault code b=detail
+    BATTERY     a=percent b=mv c=level (BAT_OK back above low, BAT_LOW, BAT_CRITICAL)
+    POWER       a=PW_SLEEP or PW_WAKE b=reason (PR_*) c=seconds asleep (wake; 0 unknown)
 
 Units: `_ms` milliseconds, `_ddeg` tenths of a degree, `_dmg` tenths of a
 milli-g, `_spm` steps per minute, stability 0..100, side SIDE_*.
@@ -39,10 +41,12 @@ EV_WALK_END = 9
 EV_POSTURE = 10
 EV_CALIBRATED = 11
 EV_FAULT = 12
+EV_BATTERY = 13
+EV_POWER = 14
 
 EVENT_NAMES = ("", "rep", "set_start", "set_end", "hold_start", "hold_tick",
                "hold_end", "walk_start", "steps", "walk_end", "posture",
-               "calibrated", "fault")
+               "calibrated", "fault", "battery", "power")
 
 # exercise kinds; names are the trace-format vocabulary
 K_NONE = 0
@@ -99,6 +103,23 @@ F_CONTROL_REFUSED = 7
 
 FAULT_NAMES = ("", "sensor_missing", "i2c_error", "fifo_overflow",
                "log_write", "config_invalid", "sample_gap", "control_refused")
+
+# battery levels (EV_BATTERY c)
+BAT_OK = 0
+BAT_LOW = 1
+BAT_CRITICAL = 2
+BAT_LEVEL_NAMES = ("ok", "low", "critical")
+
+# power events (EV_POWER a, b)
+PW_SLEEP = 1
+PW_WAKE = 2
+PW_NAMES = ("", "sleep", "wake")
+PR_IDLE = 1          # sleep: idle timeout with no session and no (busy) link
+PR_BATTERY = 2       # sleep: battery critical
+PR_MOTION = 3        # wake: the motion interrupt
+PR_TIMER = 4         # wake: the sleep timer
+PR_POWER_ON = 5      # boot: power on or reset, not from sleep
+PR_NAMES = ("", "idle", "battery", "motion", "timer", "power_on")
 
 
 def kind_code(name):

@@ -87,6 +87,8 @@ LAYOUTS = (
     (F_VAL, F_VAL),                                 # 10 POSTURE posture prev
     (F_VAL, F_VAL),                                 # 11 CALIBRATED status quality
     (F_VAL, F_VAL),                                 # 12 FAULT code detail
+    (F_VAL, F_VAL, F_VAL),                          # 13 BATTERY pct mv level
+    (F_VAL, F_VAL, F_VAL),                          # 14 POWER what reason slept_s
 )
 # Stream-level record (not an engine event): the records after it belong to
 # session `a` (sent at the start of a stream and whenever the session changes;
@@ -613,6 +615,7 @@ SF_RAW_ON = 0x04
 SF_LOG_FULL = 0x08
 SF_AUTHORIZED = 0x10      # this link is encrypted + bonded
 SF_CONFIG_INVALID = 0x20
+SF_BATTERY_LOW = 0x40      # battery at or below battery_low_pct
 
 BATTERY_UNKNOWN = 0xFF
 HEALTH_OK = 0             # else the last sensor fault code (F_*)
@@ -643,6 +646,7 @@ def decode_status(data):
             "raw_on": bool(flags & SF_RAW_ON), "log_full": bool(flags & SF_LOG_FULL),
             "authorized": bool(flags & SF_AUTHORIZED),
             "config_invalid": bool(flags & SF_CONFIG_INVALID),
+            "battery_low": bool(flags & SF_BATTERY_LOW),
             "session_id": v[3], "last_seq": v[4],
             "battery_pct": None if v[5] == BATTERY_UNKNOWN else v[5],
             "sensor_health": v[6], "firmware": "%d.%d.%d" % (v[7], v[8], v[9])}
