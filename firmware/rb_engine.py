@@ -407,6 +407,10 @@ class Engine:
         self._quiet_since = -1
         self._last_quiet_t = 0
         self._pmax = self._pmin = self._rmax = self._rmin = 0
+        self._dmax = 0                    # the excursion's largest whole tilt
+        self._spell_reset(0, 0, 0, 0)
+        self._best_n = 0                  # first long still spell of the excursion: frames, sum of u, end
+        self._best_x = self._best_y = self._best_z = self._best_end = 0
         self._lunge_state = 0
         self._lunge_start = 0
         self._lunge_min = 0
@@ -428,7 +432,8 @@ class Engine:
             roll = -roll
         ap = pitch if pitch > 0 else -pitch
         ar = roll if roll > 0 else -roll
-        dev = ap if ap > ar else ar
+        # the whole tilt away from the baseline (a leg lift tips and rolls the pelvis at once)
+        dev = isqrt(pitch * pitch + roll * roll)
         tn = self.tun
         if not self._ex_active:
             if dev < tn["REP_LO_MILLI"]:
@@ -452,10 +457,24 @@ class Engine:
                 self._ex_active = True
                 self._ex_start = self._last_quiet_t
                 self._pmax = self._pmin = self._rmax = self._rmin = 0
+                self._dmax = 0
                 self._quiet_since = -1
                 self._ex_sign = 0
+                self._best_n = 0
+                self._spell_reset(t, ux, uy, uz)
             else:
                 return
+        if self._spell(t, ux, uy, uz):
+            # still away from the start for longer than any rep holds: the
+            # body has moved to a new position (onto the knees, down from a
+            # plank); that is where reps start from now
+            n = self._sp_n
+            b[0] = (self._sp_x // n) << 4
+            b[1] = (self._sp_y // n) << 4
+            b[2] = (self._sp_z // n) << 4
+            self._ex_active = False
+            self._last_quiet_t = t
+            return
         if pitch > self._pmax:
             self._pmax = pitch
         if pitch < self._pmin:
@@ -476,6 +495,7 @@ class Engine:
                 self._ex_active = True
                 self._ex_start = t
                 self._pmax = pitch if pitch > 0 else 0
+                self._dmax = dev
                 self._pmin = pitch if pitch < 0 else 0
                 self._rmax = roll if roll > 0 else 0
                 self._rmin = roll if roll < 0 else 0
@@ -489,7 +509,9 @@ class Engine:
         if -self._pmin > pk:
             pk = -self._pmin
         rk = self._rmax if self._rmax > -self._rmin else -self._rmin
-        lo = pk * tn["REP_RETURN_PCT"] // 100 if pk > rk else 0
+        if dev > self._dmax:
+            self._dmax = dev
+        lo = self._dmax * tn["REP_RETURN_PCT"] // 100 if pk > rk else 0
         if lo < tn["REP_LO_MILLI"]:
             lo = tn["REP_LO_MILLI"]
         if dev < lo:
@@ -502,12 +524,76 @@ class Engine:
         else:
             self._quiet_since = -1
         if self._ex_active and t - self._ex_start > tn["REP_MAX_MS"]:
-            # a long departure: a new position, not a rep; re-seat the baseline
+            # a long departure: the baseline was not where the body rests
+            # (it settled mid-move after lying down, or the wearer shifted).
+            # The resting position is the first place the body stayed still
+            # (REST_SPELL_MS); reps under way since then go on from there.
+            self._spell_close()
             self._ex_active = False
-            b[0] = ux << 4
-            b[1] = uy << 4
-            b[2] = uz << 4
             self._last_quiet_t = t
+            n = self._best_n
+            if n == 0:
+                b[0] = ux << 4
+                b[1] = uy << 4
+                b[2] = uz << 4
+                return
+            bx = self._best_x // n
+            by = self._best_y // n
+            bz = self._best_z // n
+            b[0] = bx << 4
+            b[1] = by << 4
+            b[2] = bz << 4
+            self._last_quiet_t = self._best_end
+            roll = (by * uz - bz * uy) // 1000
+            pitch = (bz * ux - bx * uz) // 1000
+            dev = isqrt(pitch * pitch + roll * roll)
+            if dev > (tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]):
+                self._ex_active = True
+                self._ex_start = self._best_end
+                self._dmax = dev
+                if p == E.P_PRONE:
+                    pitch = -pitch
+                    roll = -roll
+                self._pmax = pitch if pitch > 0 else 0
+                self._pmin = pitch if pitch < 0 else 0
+                self._rmax = roll if roll > 0 else 0
+                self._rmin = roll if roll < 0 else 0
+                self._quiet_since = -1
+                self._ex_sign = 0
+                self._best_n = 0
+                self._spell_reset(t, ux, uy, uz)
+
+    def _spell_reset(self, t, ux, uy, uz):
+        self._sp_t = t
+        self._sp_ax = ux
+        self._sp_ay = uy
+        self._sp_az = uz
+        self._sp_n = 0
+        self._sp_x = self._sp_y = self._sp_z = 0
+        self._sp_end = t
+
+    def _spell(self, t, ux, uy, uz):
+        # a still spell: gravity staying inside a small cone around where it began
+        if (abs(ux - self._sp_ax) + abs(uy - self._sp_ay) + abs(uz - self._sp_az)
+                > self.tun["REST_SPELL_MILLI"]):
+            self._spell_close()
+            self._spell_reset(t, ux, uy, uz)
+        self._sp_n += 1
+        self._sp_x += ux
+        self._sp_y += uy
+        self._sp_z += uz
+        self._sp_end = t
+        return t - self._sp_t > self.tun["REP_HOLD_MAX_MS"]
+
+    def _spell_close(self):
+        # the first long still spell is kept: after lying down or a shift the
+        # body first comes to rest where it stays, and reps start from there
+        if self._best_n == 0 and self._sp_n * self.frame_ms >= self.tun["REST_SPELL_MS"]:
+            self._best_n = self._sp_n
+            self._best_x = self._sp_x
+            self._best_y = self._sp_y
+            self._best_z = self._sp_z
+            self._best_end = self._sp_end
 
     def _ex_end(self, t_end, split):
         tn = self.tun
@@ -535,9 +621,9 @@ class Engine:
             # face down the kind shows in the pattern of a set, not in one rep:
             # remember the excursion's axis and direction
             if roll_dom:
-                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_ROLL_POS if pk_r > 0 else SHAPE_ROLL_NEG, dur, asin_ddeg(ar))
+                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_ROLL_POS if pk_r > 0 else SHAPE_ROLL_NEG, dur, asin_ddeg(ar), pk_p)
             else:
-                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_PITCH_POS if pk_p > 0 else SHAPE_PITCH_NEG, dur, asin_ddeg(ap))
+                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_PITCH_POS if pk_p > 0 else SHAPE_PITCH_NEG, dur, asin_ddeg(ap), pk_p)
             return
         if roll_dom:
             rng = ar
@@ -613,7 +699,7 @@ class Engine:
         self._half = None            # cat-cow: first half of a cycle
         self._sets_total = 0
 
-    def _rep_candidate(self, t_end, kind, side, dur, rng):
+    def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
         if self._hold_on or self._hold_paused:
             self._end_hold(t_end)
@@ -627,7 +713,7 @@ class Engine:
             self._pend_n = 0
         if self._pend_n >= len(self._pend):
             self._pend_n = 0
-        self._pend[self._pend_n] = (t_end, kind, side, dur, rng, t_end - dur)
+        self._pend[self._pend_n] = (t_end, kind, side, dur, rng, t_end - dur, pitch)
         self._pend_t[self._pend_n] = t_end
         self._pend_n += 1
         if kind == K_FACEDOWN and self._pend_n >= 2:
@@ -686,7 +772,16 @@ class Engine:
         b = self._pend[1][2] if self._pend_n > 1 else a
         if a == b:
             return E.K_LEG_RAISE
-        return E.K_CAT_COW if a <= SHAPE_PITCH_NEG else E.K_BIRD_DOG
+        if a <= SHAPE_PITCH_NEG:
+            return E.K_CAT_COW
+        # rolls side to side.  On all fours a lifted leg can only tip the
+        # pelvis head end down (hip extension pulls it into anterior tilt);
+        # the head end rises with the sides only when the chest comes up off
+        # the floor too: the prone alternating arm-leg lift
+        tilt = 0
+        for i in range(self._pend_n):
+            tilt += self._pend[i][6]
+        return E.K_LEG_RAISE if tilt < 0 else E.K_BIRD_DOG
 
     def _count(self, t_end, kind, side, dur, rng):
         sk = self._set_kind

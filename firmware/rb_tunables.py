@@ -23,6 +23,9 @@ DEFAULTS = {
     "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
     "REP_MIN_MS": 1100,
     "REP_MAX_MS": 9000,
+    "REST_SPELL_MILLI": 30,       # a still spell: gravity stays within ~1.7 deg (sum of |du|) of where it began
+    "REST_SPELL_MS": 1500,        # a departure longer than REP_MAX_MS re-seats the baseline at its first still spell this long
+    "REP_HOLD_MAX_MS": 5000,      # still this long away from the baseline is a new position, not a rep's hold
     "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
     "BRIDGE_MIN_MILLI": 240,      # supine head-end-down excursion of ~14 deg or more is a bridge
     "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
