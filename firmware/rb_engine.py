@@ -411,6 +411,10 @@ class Engine:
         self._spell_reset(0, 0, 0, 0)
         self._best_n = 0                  # first long still spell of the excursion: frames, sum of u, end
         self._best_x = self._best_y = self._best_z = self._best_end = 0
+        self._sh_state = -1               # reps from that spell: -1 off, 0 resting, 1 in a rep
+        self._sh_start = self._sh_quiet = 0
+        self._sh_done = False
+        self._sh = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]   # done rep: start, end, pitch/roll max/min; current: p/r max/min, peak
         self._lunge_state = 0
         self._lunge_start = 0
         self._lunge_min = 0
@@ -461,10 +465,15 @@ class Engine:
                 self._quiet_since = -1
                 self._ex_sign = 0
                 self._best_n = 0
+                self._sh_state = -1
+                self._sh_done = False
                 self._spell_reset(t, ux, uy, uz)
             else:
                 return
-        if self._spell(t, ux, uy, uz):
+        held = self._spell(t, ux, uy, uz)
+        if self._sh_state >= 0:
+            self._shadow(t, ux, uy, uz, p == E.P_PRONE)
+        if held:
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
             # plank); that is where reps start from now
@@ -527,7 +536,7 @@ class Engine:
             # a long departure: the baseline was not where the body rests
             # (it settled mid-move after lying down, or the wearer shifted).
             # The resting position is the first place the body stayed still
-            # (REST_SPELL_MS); reps under way since then go on from there.
+            # (REST_SPELL_MS); reps made from there since are counted.
             self._spell_close()
             self._ex_active = False
             self._last_quiet_t = t
@@ -537,31 +546,81 @@ class Engine:
                 b[1] = uy << 4
                 b[2] = uz << 4
                 return
-            bx = self._best_x // n
-            by = self._best_y // n
-            bz = self._best_z // n
-            b[0] = bx << 4
-            b[1] = by << 4
-            b[2] = bz << 4
-            self._last_quiet_t = self._best_end
-            roll = (by * uz - bz * uy) // 1000
-            pitch = (bz * ux - bx * uz) // 1000
-            dev = isqrt(pitch * pitch + roll * roll)
-            if dev > (tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]):
+            b[0] = (self._best_x // n) << 4
+            b[1] = (self._best_y // n) << 4
+            b[2] = (self._best_z // n) << 4
+            self._last_quiet_t = self._sh_quiet
+            if self._sh_done:
+                # a whole rep made from the resting spell: count it
+                sh = self._sh
+                self._ex_start = sh[0]
+                self._pmax = sh[2]
+                self._pmin = sh[3]
+                self._rmax = sh[4]
+                self._rmin = sh[5]
+                self._ex_end(sh[1], False)
+                self._sh_done = False
+            if self._sh_state == 1:
+                # and the one under way goes on
+                sh = self._sh
                 self._ex_active = True
-                self._ex_start = self._best_end
-                self._dmax = dev
-                if p == E.P_PRONE:
-                    pitch = -pitch
-                    roll = -roll
-                self._pmax = pitch if pitch > 0 else 0
-                self._pmin = pitch if pitch < 0 else 0
-                self._rmax = roll if roll > 0 else 0
-                self._rmin = roll if roll < 0 else 0
+                self._ex_start = self._sh_start
+                self._pmax = sh[6]
+                self._pmin = sh[7]
+                self._rmax = sh[8]
+                self._rmin = sh[9]
+                self._dmax = sh[10]
                 self._quiet_since = -1
                 self._ex_sign = 0
                 self._best_n = 0
+                self._sh_state = -1
                 self._spell_reset(t, ux, uy, uz)
+
+    def _shadow(self, t, ux, uy, uz, prone):
+        """While a departure may be a bad baseline: reps measured from its
+        first resting spell instead, kept in case the departure turns out
+        too long to be a rep."""
+        n = self._best_n
+        bx = self._best_x // n
+        by = self._best_y // n
+        bz = self._best_z // n
+        roll = (by * uz - bz * uy) // 1000
+        pitch = (bz * ux - bx * uz) // 1000
+        if prone:
+            pitch = -pitch
+            roll = -roll
+        dev = isqrt(pitch * pitch + roll * roll)
+        tn = self.tun
+        sh = self._sh
+        if self._sh_state == 0:
+            if dev < tn["REP_LO_MILLI"]:
+                self._sh_quiet = t
+            elif dev > (tn["REP_HI_PRONE_MILLI"] if prone else tn["REP_HI_MILLI"]):
+                self._sh_state = 1
+                self._sh_start = self._sh_quiet
+                sh[6] = sh[7] = sh[8] = sh[9] = sh[10] = 0
+        if self._sh_state != 1:
+            return
+        if pitch > sh[6]:
+            sh[6] = pitch
+        if pitch < sh[7]:
+            sh[7] = pitch
+        if roll > sh[8]:
+            sh[8] = roll
+        if roll < sh[9]:
+            sh[9] = roll
+        if dev > sh[10]:
+            sh[10] = dev
+        if dev < tn["REP_LO_MILLI"]:
+            sh[0] = self._sh_start
+            sh[1] = t
+            sh[2] = sh[6]
+            sh[3] = sh[7]
+            sh[4] = sh[8]
+            sh[5] = sh[9]
+            self._sh_done = True
+            self._sh_state = 0
+            self._sh_quiet = t
 
     def _spell_reset(self, t, ux, uy, uz):
         self._sp_t = t
@@ -594,6 +653,9 @@ class Engine:
             self._best_y = self._sp_y
             self._best_z = self._sp_z
             self._best_end = self._sp_end
+            self._sh_state = 0
+            self._sh_quiet = self._sp_end
+            self._sh_done = False
 
     def _ex_end(self, t_end, split):
         tn = self.tun
