@@ -5,6 +5,13 @@ filtered gravity direction, so the sensor's axes never matter.  A step is a
 peak of the band-passed vertical acceleration; a walking bout is only
 believed after WALK_CONFIRM_STEPS regular steps, then counted from its first
 step, so a shuffle or a single lunge step is never a walk.
+
+Inside a bout the bar is the bout's own mean peak height: STEP_REL_WALK_PCT
+of it, or only STEP_REL_RHYTHM_PCT while the rhythm holds (the peak comes
+within STEP_RHYTHM_PCT of the bout's typical interval).  Pivot steps of a
+turn and the short closing step bounce the pelvis far less than a stride
+does, but they arrive on the beat; a weak bump after the beat is gone is not
+taken as a step.
 """
 import rb_events as E
 
@@ -24,6 +31,8 @@ class StepCounter:
         self.sm = 0          # smoothed band-passed value (mg)
         self.sm1 = 0
         self.rel_walk_pct = tun["STEP_REL_WALK_PCT"]
+        self.rel_rhythm_pct = tun["STEP_REL_RHYTHM_PCT"]
+        self.rhythm_pct = tun["STEP_RHYTHM_PCT"]
         self.refract_pct = tun["STEP_REFRACT_PCT"]
         self.stop_pct = tun["STEP_STOP_PCT"]
         self.prev = 0
@@ -67,8 +76,12 @@ class StepCounter:
 
     def _peak(self, t_ms, h):
         if self.walking:
-            # inside a bout smaller steps (turns, slowing down) still count
-            thr = self.peak_avg * self.rel_walk_pct // 100
+            # inside a bout smaller steps (turns, slowing down) still count,
+            # on the beat even weak ones (pivot steps, the closing step)
+            if (t_ms - self.last_step) * 100 <= self.iv * self.rhythm_pct:
+                thr = self.peak_avg * self.rel_rhythm_pct // 100
+            else:
+                thr = self.peak_avg * self.rel_walk_pct // 100
             lo = self.min_mg // 2
         else:
             thr = self.peak_avg * self.rel_pct // 100
