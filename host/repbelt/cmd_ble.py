@@ -14,6 +14,7 @@ import click
 
 from . import paths  # noqa: F401
 from .errors import UserError
+from .recorder import battery_text
 from .store import Store, db_option
 
 import rb_events as E
@@ -217,6 +218,11 @@ def _view(rec, board, t0):
                                                               s.last_hold[2]))
     t.add_row("steps", "%d%s" % (s.steps_total, ("  (walking, %d spm)" % s.cadence) if s.walking else ""))
     t.add_row("posture", E.POSTURE_NAMES[s.posture] if s.posture < len(E.POSTURE_NAMES) else "?")
+    bstyle = {E.BAT_LOW: "yellow", E.BAT_CRITICAL: "bold red"}.get(s.battery_level, "")
+    btext = battery_text(s.battery_pct, s.battery_level, s.battery_mv)
+    t.add_row("battery", ("[%s]%s[/]" % (bstyle, btext)) if bstyle else btext)
+    if s.power is not None:
+        t.add_row("power", s.power)
     t.add_row("events", "%d stored, %d received, %d replays, %d reconnects" % (
         s.stored, s.received, c.stats["replays"], c.stats["reconnects"]))
     if getattr(rec, "store_error", None) is not None:
@@ -226,9 +232,10 @@ def _view(rec, board, t0):
 
 def _plain_line(rec, t0):
     s = rec.state
-    return ("%s  link=%s  exercise=%s set=%d rep=%d  steps=%d  stored=%d received=%d" % (
+    return ("%s  link=%s  exercise=%s set=%d rep=%d  steps=%d  stored=%d received=%d  battery=%s%s" % (
         _fmt_s((time.monotonic() - t0) * 1000), s.link, _kind(s.kind), s.set_no, s.reps, s.steps_total,
-        s.stored, s.received))
+        s.stored, s.received, "?" if s.battery_pct is None else "%d%%" % s.battery_pct,
+        {E.BAT_LOW: "(low)", E.BAT_CRITICAL: "(critical)"}.get(s.battery_level, "")))
 
 
 def _print_summary(summary, db_path):

@@ -57,6 +57,23 @@ class LiveState:
         self.stored = 0
         self.link = "idle"
         self.last_event_wall = None
+        self.battery_pct = None        # from the status block, then from EV_BATTERY
+        self.battery_mv = None
+        self.battery_level = E.BAT_OK  # EV_BATTERY level; the status block's low flag sets BAT_LOW
+        self.power = None              # last EV_POWER as text ("board went to sleep (idle)")
+
+    def status(self, st):
+        """Fold a decoded status block (battery percent and low flag) in."""
+        if st is None:
+            return
+        if st.get("battery_pct") is not None:
+            self.battery_pct = st["battery_pct"]
+        if "battery_low" in st:
+            # the board's latest word: low (or critical, which an EV_BATTERY tells apart) or not
+            if not st["battery_low"]:
+                self.battery_level = E.BAT_OK
+            elif self.battery_level == E.BAT_OK:
+                self.battery_level = E.BAT_LOW
 
     @property
     def steps_total(self):
@@ -99,6 +116,41 @@ class LiveState:
             self.calibrated = ev[2]
         elif typ == E.EV_FAULT:
             self.faults.append(ev[2])
+        elif typ == E.EV_BATTERY:
+            self.battery_pct, self.battery_mv, self.battery_level = ev[2], ev[3], ev[4]
+        elif typ == E.EV_POWER:
+            self.power = power_text(ev)
+
+
+def _name(names, i):
+    return names[i] if 0 <= i < len(names) and names[i] else "code %d" % i
+
+
+def power_text(ev):
+    """EV_POWER in words: "board went to sleep (idle)", "woke on motion after 1:05:00 asleep"."""
+    what, why, slept_s = ev[2], ev[3], ev[4]
+    if what == E.PW_SLEEP:
+        return "board went to sleep (%s)" % ("battery critical" if why == E.PR_BATTERY else _name(E.PR_NAMES, why))
+    if what == E.PW_WAKE:
+        if why == E.PR_POWER_ON:
+            return "board powered on"
+        after = ""
+        if slept_s > 0:
+            after = " after %d:%02d:%02d asleep" % (slept_s // 3600, slept_s // 60 % 60, slept_s % 60)
+        return "woke on %s%s" % (_name(E.PR_NAMES, why), after)
+    return "power event %d (reason %d)" % (what, why)
+
+
+def battery_text(pct, level, mv=None):
+    """"82 %", "12 % low: charge soon", "4 % critical: charge now" or "unknown"."""
+    if pct is None:
+        return "unknown"
+    t = "%d %%" % pct + ("" if mv is None else " (%.2f V)" % (mv / 1000.0))
+    if level == E.BAT_CRITICAL:
+        return t + " critical: charge now (the board ends sessions and sleeps)"
+    if level == E.BAT_LOW:
+        return t + " low: charge soon"
+    return t
 
 
 class Guide:
@@ -210,6 +262,14 @@ class Recorder:
                 prev_link(s)
         client.on_link = on_link
         self.state.link = client.link
+        prev_status = getattr(client, "on_status", None)
+
+        def on_status(st):
+            self.state.status(st)
+            if prev_status is not None:
+                prev_status(st)
+        client.on_status = on_status
+        self.state.status(getattr(client, "status", None))
 
     async def start(self, resume=True):
         c = self.client
