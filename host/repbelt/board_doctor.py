@@ -10,6 +10,10 @@ from .errors import UserError
 HEAP_MIN_BYTES = 40 * 1024       # the app with BLE up needs this much free after imports
 FLASH_MIN_BYTES = 64 * 1024      # room for the event log and a session's samples
 RATE_MEASURE_MS = 600
+BATTERY_MIN_MV = 3000            # below this no LiPo is on the divider (a running cell is >= 3.3 V)
+BATTERY_MAX_MV = 4350            # above this the divider ratio is wrong (a LiPo charges to 4.2 V)
+DIVIDER_FIX = ("wire a 1M/1M divider from the battery + to GPIO35 with 100 nF at the pin, "
+               "battery_pin 35 in config.json (docs/power.md)")
 
 PROBE_DOCTOR = r"""
 import gc, time
@@ -21,10 +25,12 @@ except ImportError as e:
     _r['board_module'] = 0
     _r['board_error'] = str(e)
 _cfg_name = ''
+_cfg = {}
 try:
     import json
     with open('/config.json') as f:
-        _cfg_name = json.load(f).get('name', '')
+        _cfg = json.load(f)
+    _cfg_name = _cfg.get('name', '')
 except Exception:
     pass
 try:
@@ -56,6 +62,24 @@ if _r['board_module']:
         _r['measured_hz'] = (_n * 1000) // max(1, _dt)
     except Exception as e:
         _r['sensor_error'] = '%s: %s' % (type(e).__name__, e)
+if _r['board_module']:
+    try:
+        import rb_config, rb_power
+
+        def _cv(k):
+            # what the app uses: the file's value if valid, else the default
+            v = _cfg.get(k, rb_config.DEFAULTS[k]) if isinstance(_cfg, dict) else rb_config.DEFAULTS[k]
+            return v if rb_config.check(k, v) is None else rb_config.DEFAULTS[k]
+        _bp = _cv('battery_pin')
+        _r['battery_pin'] = _bp
+        _r['battery_low_pct'] = _cv('battery_low_pct')
+        _r['battery_critical_pct'] = _cv('battery_critical_pct')
+        if _bp is not None:
+            _mv = rb_board.battery_mv(_bp, _cv('battery_divider_x1000'))
+            _r['battery_mv'] = _mv
+            _r['battery_pct'] = rb_power.battery_pct(_mv)
+    except Exception as e:
+        _r['battery_error'] = '%s: %s' % (type(e).__name__, e)
 try:
     import bluetooth
     _b = bluetooth.BLE()
@@ -132,6 +156,7 @@ def run(port):
     else:
         rows.append(("BLE", "fix", "down (%s)" % p.get("ble_error", p.get("probe_error", "?")),
                      "the MicroPython build needs Bluetooth: flash the ESP32_GENERIC firmware"))
+    rows.append(battery_row(p))
     rot = (cfg or {}).get("rotation")
     if cfg is None:
         rows.append(("config", "warn", "no config.json (defaults)", "run `repbelt deploy` to write it"))
@@ -141,3 +166,34 @@ def run(port):
         rows.append(("mount calibration", "warn", "none: default mount assumed",
                      "wear the belt and run `repbelt calibrate` for exact axes"))
     return rows
+
+
+def battery_row(p):
+    """The doctor's battery row from the probe's battery_* fields."""
+    if "battery_error" in p or "battery_pin" not in p:
+        why = p.get("battery_error") or p.get("board_error") or p.get("probe_error") or "firmware missing"
+        return ("battery", "warn", "not read (%s)" % why,
+                "run `repbelt deploy`" if "battery_error" not in p else
+                "battery_pin must be an ADC1 pin (GPIO32-39): " + DIVIDER_FIX)
+    pin = p["battery_pin"]
+    if pin is None:
+        return ("battery", "warn", "unknown: no battery pin (battery_pin is null)", "to see the charge, " + DIVIDER_FIX)
+    mv = p.get("battery_mv")
+    if mv is None:
+        return ("battery", "warn", "unknown: the ADC on GPIO%d gave no reading" % pin,
+                "battery_pin must be an ADC1 pin (GPIO32-39): " + DIVIDER_FIX)
+    volts = "%.2f V on GPIO%d" % (mv / 1000.0, pin)
+    if mv < BATTERY_MIN_MV:
+        return ("battery", "warn", "%s: no battery seen" % volts,
+                DIVIDER_FIX + "; or set battery_pin null if the belt has no divider")
+    if mv > BATTERY_MAX_MV:
+        return ("battery", "warn", "%s: above a LiPo's 4.2 V" % volts,
+                "battery_divider_x1000 must match the divider (2000 for 1M/1M)")
+    pct = p.get("battery_pct")
+    text = "%s, %d %%" % (volts, pct)
+    if pct <= p.get("battery_critical_pct", 5):
+        return ("battery", "warn", text + " (critical)",
+                "charge now: at this level the board ends sessions and sleeps")
+    if pct <= p.get("battery_low_pct", 15):
+        return ("battery", "warn", text + " (low)", "charge the belt soon")
+    return ("battery", "ok", text, "")
