@@ -88,3 +88,35 @@ def test_recorder_follows_status_notifications_and_keeps_the_previous_callback()
     client.on_status({"battery_pct": 9, "battery_low": True})
     assert (rec.state.battery_pct, rec.state.battery_level) == (9, E.BAT_LOW)
     assert seen == [{"battery_pct": 9, "battery_low": True}]
+
+
+def test_show_lists_battery_power_and_fault_events(tmp_path, capsys):
+    from repbelt import cli, review
+    from repbelt.store import Store
+    db = tmp_path / "db.sqlite"
+    st = Store.open(db)
+    sid = st.begin_session(st.add_device("AA:BB"), 4, started=1.7e9, source="live")
+    evs = [(E.EV_POWER, 0, E.PW_WAKE, E.PR_MOTION, 5400, 0, 0, 0),
+           (E.EV_SET_START, 1000, E.K_BRIDGE, 1, 1000, 0, 0, 0),
+           (E.EV_REP, 3000, E.K_BRIDGE, 1, 1, 2000, 300, 0),
+           (E.EV_SET_END, 4000, E.K_BRIDGE, 1, 1, 1000, 4000, 0),
+           (E.EV_BATTERY, 65000, 14, 3690, E.BAT_LOW, 0, 0, 0),
+           (E.EV_FAULT, 70000, E.F_I2C_ERROR, 3, 0, 0, 0, 0),
+           (E.EV_POWER, 125000, E.PW_SLEEP, E.PR_IDLE, 0, 0, 0, 0)]
+    st.add_events(sid, list(enumerate(evs, 1)))
+    st.end_session(sid)
+    got = review.board_events(st, sid, 1.7e9)
+    st.close()
+    assert [(g["t_s"], g["what"], g["text"]) for g in got] == [
+        (0.0, "power", "woke on motion after 1:30:00 asleep"),
+        (65.0, "battery", "14 % (3.69 V) low: charge soon"),
+        (70.0, "fault", "i2c error (detail 3)"),
+        (125.0, "power", "board went to sleep (idle)")]
+    try:
+        cli.main(["show", str(sid), "--db", str(db)])
+    except SystemExit as e:
+        assert e.code in (0, None)
+    out = capsys.readouterr().out
+    assert "board: battery, power, faults" in out
+    assert "1:05" in out and "14 % (3.69 V) low: charge soon" in out and "board went to sleep (idle)" in out
+    assert "bridge" in out                                 # the sets table is still there

@@ -164,6 +164,13 @@ def show_cmd(session, db, plan_file, step_length, reps):
         con.print(t)
     if not (d["sets"] or d["holds"] or d["walks"]):
         con.print("nothing detected in this session")
+    if d.get("board_events"):
+        t = Table(title="board: battery, power, faults", title_justify="left")
+        for col in ("at", "what", ""):
+            t.add_column(col)
+        for b in d["board_events"]:
+            t.add_row(_duration(b["t_s"]), b["what"], b["text"])
+        con.print(t)
 
 
 @click.command("progress")

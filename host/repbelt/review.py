@@ -53,7 +53,32 @@ def session_detail(store, session_id, step_length_m):
               "duration_s": (w["end_ms"] - w["start_ms"]) / 1000.0, "steps": w["steps"],
               "cadence_spm": w["cadence_spm"], "distance_m": round(w["steps"] * step_length_m, 1),
               "complete": bool(w["complete"])} for w in store.walks(session_id)]
-    return {"session": summ, "sets": sets, "holds": holds, "walks": walks}
+    return {"session": summ, "sets": sets, "holds": holds, "walks": walks,
+            "board_events": board_events(store, session_id, t0)}
+
+
+BOARD_EVENT_TYPES = (E.EV_BATTERY, E.EV_POWER, E.EV_FAULT)
+
+
+def board_events(store, session_id, t0):
+    """Battery, power and fault events of a session in words: [{"t_s", "time", "what", "text"}]."""
+    from .recorder import battery_text, power_text
+    out = []
+    for _seq, ev in store.events(session_id):
+        typ = ev[0]
+        if typ not in BOARD_EVENT_TYPES:
+            continue
+        if typ == E.EV_BATTERY:
+            what, text = "battery", battery_text(ev[2], ev[4], ev[3])
+            if ev[4] == E.BAT_OK:
+                text += " (back above the low level)"
+        elif typ == E.EV_POWER:
+            what, text = "power", power_text(ev)
+        else:
+            name = E.FAULT_NAMES[ev[2]] if 0 < ev[2] < len(E.FAULT_NAMES) else "fault %d" % ev[2]
+            what, text = "fault", "%s (detail %d)" % (name.replace("_", " "), ev[3])
+        out.append({"t_s": ev[1] / 1000.0, "time": t0 + ev[1] / 1000.0, "what": what, "text": text})
+    return out
 
 
 def _mean(xs):
