@@ -121,3 +121,13 @@ def test_missing_config_and_bad_numbers(tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "cannot read" in r.stderr
     r = cli("--capacity-mah", "0")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "capacity" in r.stderr
+
+
+def test_docs_table_is_the_current_budget():
+    """docs/power.md shows a run with the defaults: it must still be what the command computes."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "power.md").read_text()
+    b = pb.budget(pb.load_config())
+    assert "**%.1f days**" % b["days"] in text
+    assert "| **%.2f** |" % b["mah_per_day"] in text
+    for s in b["states"]:
+        assert "| %s | " % s["label"] in text and "| %.2f | %.2f |" % (s["hours_per_day"], s["mah_per_day"]) in text

@@ -68,8 +68,8 @@ SOURCES = {
           "(matches the low end of D1)",
     "M1": "MPU-6000/MPU-6050 Product Specification PS-MPU-6000A-00 rev 3.4, section 6.3: gyro + accel "
           "3.8 mA, accel only 500 uA, accel low-power mode 10 uA at 1.25 Hz (20 uA at 5 Hz)",
-    "R1": "Microchip MCP1700 LDO datasheet: quiescent current 1.6 uA typical (4 uA max); "
-          "a DevKit's AMS1117 draws ~5 mA instead",
+    "R1": "Microchip MCP1700 datasheet DS21826B, DC characteristics: quiescent current 1.6 uA typical, "
+          "4 uA max (no load), 250 mA output; a DevKit's AMS1117 draws ~5 mA instead",
     "C1": "Ohm's law: the battery divider (1 M + 1 M) leaks V_bat / 2 MOhm at 3.7 V nominal",
     "F1": "firmware: rb_led pattern duty (advertising 100 ms of 1 s, recording 160 ms of 2 s) and "
           "the config's adv_fast_ms / adv_slow_ms / adv_fast_s",
