@@ -102,6 +102,9 @@ def test_show_lists_battery_power_and_fault_events(tmp_path, capsys):
            (E.EV_SET_END, 4000, E.K_BRIDGE, 1, 1, 1000, 4000, 0),
            (E.EV_BATTERY, 65000, 14, 3690, E.BAT_LOW, 0, 0, 0),
            (E.EV_FAULT, 70000, E.F_I2C_ERROR, 3, 0, 0, 0, 0),
+           (E.EV_FAULT, 71000, E.F_FIFO_OVERFLOW, 40, 0, 0, 0, 0),
+           (E.EV_FAULT, 72000, E.F_FIFO_OVERFLOW, 41, 0, 0, 0, 0),
+           (E.EV_FAULT, 73000, E.F_FIFO_OVERFLOW, 42, 0, 0, 0, 0),
            (E.EV_POWER, 125000, E.PW_SLEEP, E.PR_IDLE, 0, 0, 0, 0)]
     st.add_events(sid, list(enumerate(evs, 1)))
     st.end_session(sid)
@@ -111,6 +114,7 @@ def test_show_lists_battery_power_and_fault_events(tmp_path, capsys):
         (0.0, "power", "woke on motion after 1:30:00 asleep"),
         (65.0, "battery", "14 % (3.69 V) low: charge soon"),
         (70.0, "fault", "i2c error (detail 3)"),
+        (71.0, "fault", "fifo overflow x 3 (from detail 40)"),
         (125.0, "power", "board went to sleep (idle)")]
     try:
         cli.main(["show", str(sid), "--db", str(db)])

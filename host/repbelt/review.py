@@ -75,9 +75,21 @@ def board_events(store, session_id, t0):
         elif typ == E.EV_POWER:
             what, text = "power", power_text(ev)
         else:
-            name = E.FAULT_NAMES[ev[2]] if 0 < ev[2] < len(E.FAULT_NAMES) else "fault %d" % ev[2]
-            what, text = "fault", "%s (detail %d)" % (name.replace("_", " "), ev[3])
+            name = (E.FAULT_NAMES[ev[2]] if 0 < ev[2] < len(E.FAULT_NAMES) else "fault %d" % ev[2]).replace("_", " ")
+            last = out[-1] if out else None
+            if last is not None and last.get("fault") == ev[2]:
+                # a run of the same fault (FIFO overflows while idle) is one row, not a screenful
+                last["count"] += 1
+                last["text"] = "%s x %d (from %s)" % (name, last["count"], last["first_text"])
+                continue
+            what, text = "fault", "%s (detail %d)" % (name, ev[3])
+            out.append({"t_s": ev[1] / 1000.0, "time": t0 + ev[1] / 1000.0, "what": what, "text": text,
+                        "fault": ev[2], "count": 1, "first_text": "detail %d" % ev[3]})
+            continue
         out.append({"t_s": ev[1] / 1000.0, "time": t0 + ev[1] / 1000.0, "what": what, "text": text})
+    for b in out:
+        for k in ("fault", "count", "first_text"):
+            b.pop(k, None)
     return out
 
 
