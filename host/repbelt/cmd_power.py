@@ -7,8 +7,10 @@ from . import power_budget as pb
 
 
 def _console():
+    import sys
     from rich.console import Console
-    return Console(highlight=False, soft_wrap=True)
+    # piped into a file or a log: wide enough that the table's labels do not wrap
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 120)
 
 
 def _ma(x):
@@ -67,7 +69,7 @@ def print_budget(con, b, parts=False):
     con.print("day: %.0f min of sessions, %g false wake%s (each %d s session + %d s idle), %d s idle after "
               "each session, the rest deep sleep"
               % (b["minutes_per_day"], b["false_wakes_per_day"], "" if b["false_wakes_per_day"] == 1 else "s",
-                 c["session_idle_s"] if "session_idle_s" in c else 0, c["sleep_idle_s"], c["sleep_idle_s"]))
+                 c["session_idle_s"], c["sleep_idle_s"], c["sleep_idle_s"]))
     con.print("cell: %.0f mAh, %.0f %% usable = %.0f mAh -> [bold]%.1f days[/] of use"
               % (b["capacity_mah"], 100 * b["usable_fraction"], b["usable_mah"], b["days"]))
     if b["target_met"]:
