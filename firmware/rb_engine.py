@@ -151,7 +151,7 @@ class Engine:
         self._pfloor = [0, 0, 0, 0, 0, 0, 0]   # resting floor per posture, x16
         self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
         self._pos16 = 0              # vertical position (mm) x16, leaky
-        self._av16 = 0               # slow vertical accel mean x16
+        self._av16 = 1000 << 4       # slow vertical accel mean x16: at rest the vertical specific force is 1 g
 
     def _gap(self, t_ms):
         # a long hole: filters restart; an excursion in progress is void
@@ -419,6 +419,7 @@ class Engine:
         self._lunge_start = 0
         self._lunge_min = 0
         self._lunge_hi = 0
+        self._lunge_top = 0
 
     def _excursion(self, t, ux, uy, uz):
         p = self.posture
@@ -723,12 +724,14 @@ class Engine:
         if self._lunge_state == 0:
             if pos >= self._lunge_hi:
                 self._lunge_hi = pos
-                self._lunge_start = t
             else:
                 self._lunge_hi -= (self._lunge_hi - pos) >> 5
+            if pos > self._lunge_hi - (tn["LUNGE_DROP_MM"] >> 2):
+                self._lunge_start = t       # still up there: the drop has not begun
             if pos < self._lunge_hi - tn["LUNGE_DROP_MM"]:
                 self._lunge_state = 1
                 self._lunge_min = pos
+                self._lunge_top = self._lunge_hi
         else:
             if pos < self._lunge_min:
                 self._lunge_min = pos
@@ -737,7 +740,7 @@ class Engine:
                 self._lunge_hi = pos
                 dur = t - self._lunge_start
                 self._lunge_start = t
-                swing = self._lunge_hi - self._lunge_min
+                swing = self._lunge_top - self._lunge_min      # how deep it went
                 # walking bounces the pelvis too: mid-walk only a deep drop is a lunge
                 if (tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"]
                         and (not self.steps.walking or swing >= tn["LUNGE_RISE_WALK_MM"])):

@@ -39,7 +39,7 @@ DEFAULTS = {
     "LUNGE_RISE_MM": 150,         # ... then rises this far above the low
     "LUNGE_RISE_WALK_MM": 250,    # ... or this far while a walk is under way
     "LUNGE_MIN_MS": 800,
-    "LUNGE_MAX_MS": 7000,
+    "LUNGE_MAX_MS": 6000,         # a forward lunge takes 2-4 s down and up; a slower swing is getting up or settling
     "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
     "SET_GAP_MS": 12000,          # no rep for this long ends a set
     "HOLD_CONFIRM_MS": 4000,      # steady this long in a hold posture starts a hold (backdated)
