@@ -910,7 +910,18 @@ class Engine:
                 self._effort_since = t
         elif not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]):
             self._effort_since = -1
-        steady = motion < tn["HOLD_MOTION_MG"] and self._set_kind == E.K_NONE
+        # a shaky hold is still a hold: motion within a few times the hold's
+        # own sway is part of it (a change of position shows as tilt, below)
+        lim = tn["HOLD_MOTION_MG"]
+        if self._hold_on and self._hn:
+            sw = isqrt(self._hsum // self._hn) * tn["HOLD_MOTION_SWAY_X"]
+            if sw > lim:
+                lim = sw
+        elif self._sway_n:
+            sw = isqrt(self._sway_sum // self._sway_n) * tn["HOLD_MOTION_SWAY_X"]
+            if sw > lim:
+                lim = sw
+        steady = motion < lim and self._set_kind == E.K_NONE
         if steady and self._hold_on:
             ht = self._hold_trem16
             if not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]) or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:

@@ -49,6 +49,7 @@ DEFAULTS = {
     "HOLD_RESUME_MS": 1000,       # steady with effort again this long resumes it
     "HOLD_TILT_MG": 40,           # the body tilting this far (~3 deg) from the hold's slow gravity breaks it
     "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
+    "HOLD_MOTION_SWAY_X": 3,      # ... or this many times the hold's own RMS sway, if more (a shaky hold goes on)
     "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest ...
     "HOLD_KEEP_TREMOR_PCT": 140,  # ... and above 1.4x keeps it (hysteresis)
     "TREMOR_LAG_MS": 0,           # the smoothed tremor rises this long after the effort does
