@@ -408,6 +408,7 @@ class Engine:
         self._last_quiet_t = 0
         self._pmax = self._pmin = self._rmax = self._rmin = 0
         self._dmax = 0                    # the excursion's largest whole tilt
+        self._pk16 = 0                    # recent reps' peak tilt, x16 (0: none yet in this posture)
         self._spell_reset(0, 0, 0, 0)
         self._best_n = 0                  # first long still spell of the excursion: frames, sum of u, end
         self._best_x = self._best_y = self._best_z = self._best_end = 0
@@ -458,7 +459,17 @@ class Engine:
                 k += tn["BASE_BAND_SHIFT"]
             _lp3(b, ux, uy, uz, k)
             # face down, a leg lift tips the pelvis only a few degrees
-            if dev > (tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]):
+            hi = tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]
+            if self._set_kind != E.K_NONE and self._pk16 and self._set_reps >= 2:
+                # inside a set the same move is repeated in a rhythm: a rep a
+                # good deal smaller than the set's usual, in time, is still one
+                # (breathing and noise stay far below REP_SET_MIN_MILLI)
+                h = (self._pk16 >> 4) * tn["REP_SET_HI_PCT"] // 100
+                if h < tn["REP_SET_MIN_MILLI"]:
+                    h = tn["REP_SET_MIN_MILLI"]
+                if h < hi:
+                    hi = h
+            if dev > hi:
                 self._ex_active = True
                 self._ex_start = self._last_quiet_t
                 self._pmax = self._pmin = self._rmax = self._rmin = 0
@@ -676,8 +687,19 @@ class Engine:
             d = 1 if pk_r > 0 else -1
             self._dir_r = d if d == self._last_r else 0
             self._last_r = d
-        if (ap if ap > ar else ar) > tn["REP_MAX_MILLI"]:
+        pk = ap if ap > ar else ar
+        if pk > tn["REP_MAX_MILLI"]:
             return
+        if (self._dmax <= (tn["REP_HI_PRONE_MILLI"] if self.posture == E.P_PRONE else tn["REP_HI_MILLI"])
+                and t_end - self._last_rep_t > 2 * self._rep_iv):
+            return      # a small one out of the set's rhythm: a fidget
+        if self._set_kind != E.K_NONE and self._pk16 and pk * 100 > (self._pk16 >> 4) * tn["REP_SET_MAX_PCT"]:
+            return      # far bigger than the set's reps: propping up, shifting, not one of them
+        # the usual size of the reps here (a set's small ones are judged by it)
+        if self._pk16:
+            self._pk16 += ((pk << 4) - self._pk16) >> 2
+        else:
+            self._pk16 = pk << 4
         side = E.SIDE_NONE
         roll_dom = ar * 100 > ap * tn["ROLL_DOMINANCE_PCT"]
         if self.posture == E.P_PRONE:
@@ -757,6 +779,7 @@ class Engine:
         self._set_reps = 0
         self._set_start = 0
         self._last_rep_t = 0
+        self._rep_iv = 0             # time between the set's last two reps
         self._last_rep_end = 0
         self._pend_n = 0
         self._pend_t = [0, 0, 0, 0]  # type: list
@@ -866,6 +889,7 @@ class Engine:
             rng = rng + h[2]
             side = E.SIDE_NONE
         self._set_reps += 1
+        self._rep_iv = t_end - self._last_rep_t
         self._last_rep_t = t_end
         self._last_rep_end = t_end
         self.emit((E.EV_REP, t_end, sk, self._set_reps, self._set_no, dur, rng, side))

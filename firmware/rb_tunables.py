@@ -19,6 +19,9 @@ DEFAULTS = {
     "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
     "REP_HI_PRONE_MILLI": 65,     # ... face down (a leg lift tips the pelvis only a few degrees)
     "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
+    "REP_SET_HI_PCT": 45,         # inside a set an excursion past 45% of the recent reps' peak starts a rep ...
+    "REP_SET_MIN_MILLI": 45,      # ... but never below sin(2.6 deg) (breathing tips the pelvis < 0.5 deg)
+    "REP_SET_MAX_PCT": 300,       # ... and one over 3x their peak is not one of them
     "REP_RETURN_PCT": 20,         # ... or below 20% of a pitch rep's peak, whichever is larger
     "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
     "REP_MIN_MS": 1100,
