@@ -797,7 +797,10 @@ class Engine:
                 return
             self._end_set(t_end)
         # pending: like reps confirm a set
-        if self._pend_n and self._pend[0][1] != kind:
+        if self._pend_n and self._pend[0][1] != kind and not (
+                kind == E.K_PELVIC_TILT and self._pend[0][1] == E.K_BRIDGE):
+            # (a shallow one after a bridge may be a bridge set's small rep:
+            # the majority decides; a shallow one before it is settling in)
             self._pend_n = 0
         if self._pend_n >= len(self._pend):
             self._pend_n = 0
