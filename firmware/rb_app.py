@@ -1,13 +1,17 @@
 """The board application: asyncio wiring of sensor -> engine -> log -> BLE.
 
 Tasks: sensor (FIFO bursts every SENSOR_PERIOD_MS, each sample fed to the
-engine at its FIFO time), status (Status characteristic, battery), button
-(short press: start/stop a session; long press: open the BLE pairing
+engine at its FIFO time; outside a session the MPU idles in its low-power
+motion mode), status (Status characteristic, battery), power (rb_power:
+advertising interval, idle session end, dropping an idle link, deep sleep),
+button (short press: start/stop a session; long press: open the BLE pairing
 window), LED (rb_led patterns) and the BLE tasks of rb_ble.
 
-Sessions: one starts at boot (the belt records as soon as it is switched
-on; AUTOSTART), the button or the Control characteristic stop and start
-them. Engine time is sample time since the session's first sample.
+Sessions: one starts at boot and at every wake from deep sleep (the belt
+records as soon as it is switched on or picked up; AUTOSTART), the button
+or the Control characteristic stop and start them, and one with no activity
+for session_idle_s ends by itself (motion before the board sleeps starts a
+new one). Engine time is sample time since the session's first sample.
 
 Ticks (`time.ticks_ms`) are used only for scheduling, always through
 ticks_diff/ticks_add; the tick source is injectable (App(ticks_ms=...)).
@@ -32,6 +36,10 @@ STATUS_PERIOD_MS = 1000
 BATTERY_PERIOD_MS = 30000
 BUTTON_POLL_MS = 50
 BUTTON_LONG_MS = 3000
+POWER_PERIOD_MS = 1000        # power policy decisions this often
+MOTION_POLL_MS = 500          # INT_STATUS poll while the MPU idles in motion mode
+ACTIVITY_EVENTS = (E.EV_REP, E.EV_SET_START, E.EV_HOLD_START, E.EV_HOLD_TICK,
+                   E.EV_WALK_START, E.EV_STEPS, E.EV_POSTURE, E.EV_CALIBRATED)
 RAW_CHUNK_MAX = 20            # samples per raw notification at most
 
 APP = None                    # the running App (tests and the REPL reach it here)
@@ -48,6 +56,7 @@ class App:
         import rb_config
         import rb_log
         self.cfg = rb_config.Config(board.CONFIG_PATH)
+        board.set_cpu_mhz(self.cfg.get("cpu_mhz"))
         self.log = rb_log.EventLog(board.LOG_DIR, max_bytes=board.LOG_MAX_BYTES)
         self.led = board.make_led()
         self.button = board.make_button()
@@ -69,9 +78,25 @@ class App:
         import rb_ble
         self.p = rb_ble.Peripheral(self.ble, self.name, self.log, self.command, self.fault,
                                    fw=FW_VERSION, ticks_ms=self.ticks_ms)
+        self.p.adv_interval_us = self.cfg.get("adv_fast_ms") * 1000   # boot and wake: easy to find
         self._status_cache = None
         self._raw_buf = None
         self._raw_rows = None
+        import rb_power
+        self.power = rb_power.Policy(self.cfg.get, board.ticks_ms(), board.ticks_diff)
+        self.bat = rb_power.Battery(self.cfg.get("battery_low_pct"), self.cfg.get("battery_critical_pct"))
+        self.lp = False               # the MPU is in its low-power motion mode
+        self.wake = board.wake_reason()
+        self.sleeps = 0
+        self.slept_s = 0
+        rtc = rb_power.unpack_rtc(board.rtc_memory())
+        if rtc is not None:
+            # the board's RTC clock kept running through deep sleep or reset
+            self.sleeps = rtc[0]
+            self.time_offset_s = rtc[1]
+            if self.wake != E.PR_POWER_ON:
+                d = int(time.time()) - rtc[2]
+                self.slept_s = d if d > 0 else 0
 
     # ------------------------------------------------------------ events
     def _emit(self, ev):
@@ -79,6 +104,8 @@ class App:
         self.events += 1
         if ev[0] == E.EV_CALIBRATED:
             self._calibrated(ev)
+        if self.session and ev[0] in ACTIVITY_EVENTS:
+            self.power.session_activity(self.board.ticks_ms())
         self.p.kick()
 
     def fault(self, code, detail=0):
@@ -124,13 +151,19 @@ class App:
         self.session = True
         self.t0 = None
         self.t_last = 0
+        self.power.session_started(self.board.ticks_ms())
+        if self.bat.level:
+            # each session's log says the battery was already low when it began
+            self._battery_event()
         self.led_state()
         self.update_status()
         return sid
 
-    def stop_session(self):
+    def stop_session(self, auto=False):
+        """End the session (auto: it was idle for session_idle_s)."""
         if not self.session:
             return None
+        self.power.session_ended(self.board.ticks_ms(), auto)
         self.engine.finish(self.t_last)
         sid = self.log.session_id
         self.session = False
@@ -241,6 +274,8 @@ class App:
             fl |= P.SF_CONFIG_INVALID
         if getattr(self.log, "full", False):
             fl |= P.SF_LOG_FULL
+        if self.bat.level:
+            fl |= P.SF_BATTERY_LOW
         return P.encode_status(st, fl, self.log.session_id, self.log.last_seq,
                                self.battery, self.health, FW_VERSION)
 
@@ -286,12 +321,36 @@ class App:
         self.update_status()
         return True
 
+    def _full_rate_needed(self):
+        return self.session or self.raw_on or self.calibrating
+
+    async def _idle_sensor(self):
+        """Outside a session: the MPU in motion mode (tens of uA instead of ~4 mA); motion
+        restarts the idle clock or a session. Returns when full-rate sampling is needed."""
+        try:
+            self.mpu.arm_motion_wake(self.cfg.get("wake_mg"))
+        except OSError:
+            return False                   # keep sampling: costs power, loses nothing
+        self.lp = True
+        while not self._full_rate_needed():
+            if self.mpu.motion():
+                if self.power.motion(self.board.ticks_ms()):
+                    self.start_session()
+            await asyncio.sleep_ms(MOTION_POLL_MS)
+        self.lp = False
+        return True
+
     async def sensor_task(self):
         while not self._start_sensor():
             await asyncio.sleep_ms(SENSOR_RETRY_MS)
         mpu = self.mpu
         due = self.ticks_ms()
         while True:
+            if not self._full_rate_needed() and mpu.healthy:
+                if await self._idle_sensor():
+                    while not self._start_sensor():
+                        await asyncio.sleep_ms(SENSOR_RETRY_MS)
+                    due = self.ticks_ms()
             n = mpu.read_fifo()
             self.loops += 1
             f = mpu.pop_fault()
@@ -371,17 +430,58 @@ class App:
             now = self.ticks_ms()
             if last_bat is None or time.ticks_diff(now, last_bat) >= BATTERY_PERIOD_MS:
                 last_bat = now
-                try:
-                    mv = self.board.battery_mv()
-                    self.battery = self.board.battery_pct(mv) if mv else None
-                except OSError:
-                    self.battery = None
-                self.p.set_battery(self.battery)
+                self._read_battery()
             if was_conn != self.p.connected:
                 was_conn = self.p.connected
                 self.led_state()
             self.update_status()
             await asyncio.sleep_ms(STATUS_PERIOD_MS)
+
+    def _read_battery(self):
+        mv = self.board.battery_mv(self.cfg.get("battery_pin"), self.cfg.get("battery_divider_x1000"))
+        lv = self.bat.feed(mv)
+        self.battery = self.bat.pct
+        self.p.set_battery(self.battery)
+        if lv is not None:
+            self.power.battery(lv)
+            self._battery_event()
+
+    def _battery_event(self):
+        self._emit((E.EV_BATTERY, self.t_last, self.bat.pct or 0, self.bat.mv or 0, self.bat.level, 0, 0, 0))
+
+    async def power_task(self):
+        import rb_power
+        cmds = self.p.commands
+        was_conn = self.p.connected
+        while True:
+            now = self.board.ticks_ms()
+            pw = self.power
+            if self.p.commands != cmds:
+                cmds = self.p.commands
+                pw.activity(now)
+            conn = self.p.connected
+            if conn != was_conn:
+                was_conn = conn
+                if not conn:
+                    pw.advertise_fast(now)     # the laptop lost us: be easy to find again
+            st, adv, act = pw.decide(now, self.session, conn, self.p.link_busy())
+            if adv:
+                self.p.set_adv_interval(adv)
+            if act == rb_power.A_END_SESSION:
+                self.stop_session(auto=True)
+            elif act == rb_power.A_DISCONNECT:
+                self.p.disconnect()
+            elif act == rb_power.A_SLEEP:
+                self.sleep(E.PR_BATTERY if pw.critical else E.PR_IDLE)
+            await asyncio.sleep_ms(POWER_PERIOD_MS)
+
+    def sleep(self, reason):
+        """Deep sleep until motion: everything that must survive is on flash or in RTC memory."""
+        import rb_power
+        self._emit((E.EV_POWER, self.t_last, E.PW_SLEEP, reason, 0, 0, 0, 0))
+        self.log.end_session()             # flushes: the sleep event is on flash too
+        self.board.rtc_memory(rb_power.pack_rtc(self.sleeps + 1, self.time_offset_s, int(time.time())))
+        self.board.deep_sleep(self.mpu, self.cfg.get("wake_mg"), ble=self.ble, led=self.led)
 
     async def button_task(self):
         if self.button is None:
@@ -391,7 +491,7 @@ class App:
         while True:
             await asyncio.sleep_ms(BUTTON_POLL_MS)
             pressed = self.board.button_pressed(self.button)
-            now = self.ticks_ms()
+            now = self.board.ticks_ms()
             if pressed and down_at is None:
                 down_at = now
                 long_done = False
@@ -399,6 +499,7 @@ class App:
                 long_done = True
                 self.p.open_pairing()
             elif not pressed and down_at is not None:
+                self.power.activity(now)
                 if not long_done:
                     if self.session:
                         self.stop_session()
@@ -427,11 +528,14 @@ class App:
         self.p.start(self._spawn)
         if self.autostart:
             self.start_session()
+        if self.wake != E.PR_POWER_ON:
+            self._emit((E.EV_POWER, self.t_last, E.PW_WAKE, self.wake, self.slept_s, 0, 0, 0))
         if self.cfg.invalid and self.cfg.invalid != ["*"]:
             # a missing file is a fresh board, not a fault; bad contents are
             self.fault(E.F_CONFIG_INVALID, len(self.cfg.invalid))
         self._spawn(self.status_task())
         self._spawn(self.button_task())
+        self._spawn(self.power_task())
         self._spawn(self.sensor_task())
         await self._crashed.wait()
         raise self._crash

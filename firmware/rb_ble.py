@@ -41,7 +41,7 @@ _IO_NO_INPUT_OUTPUT = 3
 _ENOMEM = 12
 
 LOCAL_MTU = 247               # what we offer in the ATT MTU exchange
-ADV_INTERVAL_US = 250000
+ADV_INTERVAL_US = 250000      # until the power policy sets fast/slow (rb_power)
 CONTROL_BUF_BYTES = 128       # longest Control write kept (set_config with a rotation)
 CMD_QUEUE_MAX = 8             # Control writes waiting for the control task
 BATCH_MAX = 16                # records read from the log per notification
@@ -107,6 +107,8 @@ class Peripheral:
         self.sent_records = 0
         self.notify_errors = 0
         self.refused = 0
+        self.commands = 0             # Control writes seen (the app's activity signal)
+        self.adv_interval_us = ADV_INTERVAL_US
         self._refused_at = None
         self._pair_until = None
         self.bonds = {}
@@ -153,7 +155,35 @@ class Peripheral:
 
     def advertise(self):
         adv, resp = self.adv_payloads()
-        self.ble.gap_advertise(ADV_INTERVAL_US, adv_data=adv, resp_data=resp)
+        self.ble.gap_advertise(self.adv_interval_us, adv_data=adv, resp_data=resp)
+
+    def set_adv_interval(self, ms):
+        """Advertising interval from now on; re-advertises if advertising (not linked)."""
+        us = ms * 1000
+        if us == self.adv_interval_us:
+            return
+        self.adv_interval_us = us
+        if self.conn is None:
+            try:
+                self.advertise()
+            except OSError:
+                pass        # stack busy: housekeeping advertises again
+
+    def link_busy(self):
+        """True while the linked host still has records, a replay or responses coming."""
+        if self.conn is None:
+            return False
+        if self._out or self._replay is not None or self._cmds:
+            return True
+        return self.cursor is not None and self.cursor <= self.log.last_seq
+
+    def disconnect(self):
+        """Drop the link (the power policy: an idle host must not keep the belt awake)."""
+        if self.conn is not None:
+            try:
+                self.ble.gap_disconnect(self.conn)
+            except OSError:
+                pass
 
     # ------------------------------------------------------------ IRQ
     def _irq(self, event, data):
@@ -535,6 +565,7 @@ class Peripheral:
             self.on_fault(E.F_CONTROL_REFUSED, (err << 8) | (op & 0xFF))
 
     def _command(self, data):
+        self.commands += 1          # activity for the power policy, accepted or not
         try:
             op, token, args = P.decode_command(data)
         except P.ProtocolError as e:

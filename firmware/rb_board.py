@@ -5,7 +5,9 @@ Wiring defaults (change here for another board):
     MPU6050 VCC -> 3V3, GND -> GND, SDA -> GPIO21, SCL -> GPIO22, AD0 -> GND (0x68)
     status LED  -> GPIO2 (the DevKit's blue LED, active high)
     button      -> GPIO0 (the BOOT button, active low) starts/stops a session
-    battery     -> GPIO35 through a 100k/100k divider (ADC1, usable with BLE on)
+    battery     -> GPIO35 through a 1M/1M divider (ADC1, usable with BLE on;
+                   config battery_pin / battery_divider_x1000)
+    MPU6050 INT -> GPIO34 (RTC-capable input: wakes the ESP32 from deep sleep)
 
 Only hardware-facing code imports this module (never the detection core).
 """
@@ -23,10 +25,8 @@ LED_PIN = 2
 LED_ACTIVE_HIGH = True
 BUTTON_PIN = 0                  # None: no button
 BUTTON_DEBOUNCE_MS = 30
-BAT_ADC_PIN = 35                # None: no battery measurement (battery level reported unknown)
-BAT_DIVIDER_X1000 = 2000        # battery voltage = pin voltage * 2.000
-BAT_EMPTY_MV = 3300
-BAT_FULL_MV = 4150
+WAKE_PIN = 34                   # MPU INT (push-pull, active high): ext0 deep-sleep wake
+BAT_READS_N = 16                # ADC readings per battery measurement (min and max dropped)
 LOG_DIR = "log"                 # relative: "/" is the cwd on the board, the flash dir in the sim
 LOG_MAX_BYTES = 256 * 1024
 CONFIG_PATH = "config.json"
@@ -36,10 +36,6 @@ NAME_PREFIX = "repbelt-"
 # accelerated, clock and offers it here; on hardware this is time.ticks_ms.
 ticks_ms = getattr(machine, "sim_ticks_ms", time.ticks_ms)
 ticks_diff = getattr(machine, "sim_ticks_diff", time.ticks_diff)
-
-# LiPo open-circuit voltage (mV) -> charge (%), piecewise linear
-_BAT_CURVE = ((3300, 0), (3600, 10), (3700, 30), (3800, 50), (3900, 65),
-              (4000, 80), (4100, 95), (4150, 100))
 
 
 def make_i2c():
@@ -78,30 +74,90 @@ def button_pressed(pin):
     return pin is not None and pin.value() == 0
 
 
-def battery_mv():
-    """Battery voltage in mV, or None without a battery ADC (or if it fails)."""
-    if BAT_ADC_PIN is None:
+def battery_mv(pin=35, divider_x1000=2000):
+    """Battery voltage in mV (None without a battery ADC or if it fails).
+
+    ADC.read_uv() applies the ESP32's per-chip eFuse ADC calibration;
+    BAT_READS_N readings with the extremes dropped smooth out the radio's
+    supply noise.  11 dB attenuation covers the divided 1.6..2.1 V.
+    """
+    if pin is None:
         return None
     try:
-        adc = machine.ADC(machine.Pin(BAT_ADC_PIN), atten=machine.ADC.ATTN_11DB)
-        return adc.read_uv() * BAT_DIVIDER_X1000 // 1000000
+        adc = machine.ADC(machine.Pin(pin), atten=machine.ADC.ATTN_11DB)
+        lo = hi = adc.read_uv()
+        s = lo
+        for _ in range(BAT_READS_N - 1):
+            v = adc.read_uv()
+            s += v
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+        uv = (s - lo - hi) // (BAT_READS_N - 2)
+        return uv * divider_x1000 // 1000000
     except (OSError, ValueError, AttributeError, TypeError):
         return None
 
 
-def battery_pct(mv):
-    """0..100 from a LiPo voltage, None if unknown."""
-    if mv is None:
-        return None
-    c = _BAT_CURVE
-    if mv <= c[0][0]:
-        return 0
-    for i in range(1, len(c)):
-        if mv <= c[i][0]:
-            v0, p0 = c[i - 1]
-            v1, p1 = c[i]
-            return p0 + (mv - v0) * (p1 - p0) // (v1 - v0)
-    return 100
+def set_cpu_mhz(mhz):
+    try:
+        machine.freq(mhz * 1000000)
+    except (ValueError, OSError):
+        pass            # a board that refuses keeps its clock
+
+
+def wake_reason():
+    """rb_events PR_MOTION, PR_TIMER or PR_POWER_ON for this boot."""
+    import rb_events as E
+    if machine.reset_cause() != machine.DEEPSLEEP_RESET:
+        return E.PR_POWER_ON
+    w = machine.wake_reason()
+    if w == getattr(machine, "EXT0_WAKE", 2) or w == getattr(machine, "PIN_WAKE", 2):
+        return E.PR_MOTION
+    if w == getattr(machine, "TIMER_WAKE", 4):
+        return E.PR_TIMER
+    return E.PR_POWER_ON
+
+
+def rtc_memory(data=None):
+    """The RTC slow memory (survives deep sleep, not power loss): read, or write `data`."""
+    r = machine.RTC()
+    if data is None:
+        return r.memory()
+    r.memory(data)
+
+
+def deep_sleep(mpu, wake_mg, ble=None, led=None):
+    """Arm the motion wake and deep-sleep; does not return (the board boots on wake).
+
+    The MPU stays powered in its low-power accelerometer cycle and raises INT
+    on motion; INT on WAKE_PIN is the ext0 wake source.  A sensor that cannot
+    be armed (missing, bus error) leaves a timer wake, so the belt retries
+    instead of sleeping for ever.
+    """
+    import esp32
+    if ble is not None:
+        try:
+            ble.active(False)
+        except OSError:
+            pass
+    if led is not None:
+        led._off()      # the LED task stops with the CPU: leave it dark
+    armed = False
+    if mpu is not None:
+        try:
+            mpu.arm_motion_wake(wake_mg)
+            armed = True
+        except OSError:
+            pass
+    if armed:
+        esp32.wake_on_ext0(machine.Pin(WAKE_PIN, machine.Pin.IN), esp32.WAKEUP_ANY_HIGH)
+        machine.deepsleep()
+    machine.deepsleep(SLEEP_RETRY_MS)
+
+
+SLEEP_RETRY_MS = 600000         # sensor could not be armed: wake by timer after 10 min
 
 
 def device_name(cfg_name=""):

@@ -38,6 +38,12 @@ _FIFO_R_W = const(0x74)
 _WHO_AM_I = const(0x75)
 
 _INT_FIFO_OFLOW = const(0x10)
+_INT_MOT = const(0x40)               # MOT_INT (6050) / WOM_INT (6500/9250), also the enable bit
+_MOT_THR = const(0x1F)               # 6050: MOT_THR, 2 mg/LSB; 6500/9250: WOM_THR, 4 mg/LSB
+_MOT_DUR = const(0x20)               # 6050 only: 1 ms/LSB
+_LP_ACCEL_ODR = const(0x1E)          # 6500/9250 only
+_INT_PIN_CFG = const(0x37)
+_MOT_DETECT_CTRL = const(0x69)       # 6500/9250: ACCEL_INTEL_CTRL
 _FIFO_BYTES = const(1024)
 _FIFO_READ_MAX_BYTES = const(1020)   # whole samples only: 85 x 12 or 170 x 6
 
@@ -45,6 +51,11 @@ ADDRS = (0x68, 0x69)                 # AD0 low, AD0 high
 CHIP_IDS = {0x68: "mpu6050", 0x70: "mpu6500", 0x71: "mpu9250", 0x73: "mpu9250"}
 
 I2C_RETRIES = 2                      # extra attempts per transfer before re-initialising
+# low-power motion mode: the accelerometer alone wakes at ~1-2 Hz, the gyro sleeps
+# (MPU-6050 product spec 6.2: 10 uA at 1.25 Hz; MPU-6500: ~7 uA at 0.98 Hz LP ODR)
+LP_WAKE_6050 = const(0)              # LP_WAKE_CTRL 0: 1.25 Hz
+LP_ODR_6500 = const(3)               # LP_ACCEL_ODR 3: 1.95 Hz
+HPF_SETTLE_MS = 5                    # let the high-pass filter take the pose before holding it
 REINIT_INTERVAL_MS = 1000            # while the sensor is gone, try to bring it back this often
 RESET_WAIT_MS = 100                  # datasheet: device reset takes up to 100 ms
 WAKE_WAIT_MS = 10
@@ -290,6 +301,53 @@ class MPU:
         self.error = None
         self._missing_reported = False
         return self.chip
+
+    # --------------------------------------------------------- low power
+    def arm_motion_wake(self, wake_mg):
+        """Low-power motion mode: accel-only cycle, INT (active high, latched) on motion.
+
+        The reference is the pose at arming, so any lasting change of
+        orientation (picking the belt up, strapping it on) trips it on the
+        next low-power sample even if the movement itself fell between two.
+        The FIFO stops; `start()` brings back normal sampling.  Raises OSError.
+        """
+        if self.addr is None:
+            self._probe()
+        self.started = False
+        w = self._wr
+        w(_PWR_MGMT_1, 0x80)                 # reset: a known state whatever ran before
+        time.sleep_ms(RESET_WAIT_MS)
+        w(_PWR_MGMT_1, 0x00)
+        w(_PWR_MGMT_2, 0x07)                 # gyros on standby
+        w(_INT_PIN_CFG, 0x20)                # active high, push-pull, latched until INT_STATUS is read
+        if self.who_am_i == 0x68:
+            thr = (wake_mg + 1) // 2
+            w(_ACCEL_CONFIG, (self._afs << 3) | 0x01)    # DHPF 5 Hz: tracks the pose
+            w(_MOT_THR, thr if thr < 255 else 255)
+            w(_MOT_DUR, 1)
+            w(_MOT_DETECT_CTRL, 0x15)
+            w(_INT_ENABLE, _INT_MOT)
+            time.sleep_ms(HPF_SETTLE_MS)
+            w(_ACCEL_CONFIG, (self._afs << 3) | 0x07)    # DHPF hold: compare with that pose
+            w(_PWR_MGMT_2, (LP_WAKE_6050 << 6) | 0x07)
+        else:
+            thr = (wake_mg + 3) // 4
+            w(_ACCEL_CONFIG2, 0x09)                      # 184 Hz accel bandwidth (WOM recipe)
+            w(_INT_ENABLE, _INT_MOT)
+            w(_MOT_DETECT_CTRL, 0xC0)                    # ACCEL_INTEL_EN, compare mode
+            w(_MOT_THR, thr if thr < 255 else 255)
+            w(_LP_ACCEL_ODR, LP_ODR_6500)
+        self._rd(_INT_STATUS, self._b1)      # drop anything latched while arming
+        w(_PWR_MGMT_1, 0x28)                 # CYCLE, temperature sensor off
+
+    def motion(self):
+        """True once after motion while armed (reads and clears INT_STATUS). Never raises."""
+        try:
+            self.i2c.readfrom_mem_into(self.addr, _INT_STATUS, self._b1)
+        except OSError as e:
+            self._bus_error(e)
+            return False
+        return bool(self._b1[0] & _INT_MOT)
 
     # --------------------------------------------------------------- time
     def _advance(self, k):

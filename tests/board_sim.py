@@ -41,12 +41,23 @@ class BoardRun:
         return "BoardRun(rc=%r)\n--- stdout\n%s\n--- stderr\n%s" % (self.rc, self.out[-4000:], self.err[-4000:])
 
 
-def run_board(tmp, script, flash=None, env=None, args=(), heap=None, timeout=240, stats=True):
-    """Run the virtual board with `script` (source text). Returns BoardRun."""
+def run_board(tmp, script, flash=None, env=None, args=(), heap=None, timeout=240, stats=True,
+              config=None):
+    """Run the virtual board with `script` (source text). Returns BoardRun.
+
+    `config`: fields written to the board's config.json first (e.g. a long
+    session_idle_s for a test whose script keeps the board busy long after
+    the trace ends, which the power policy would otherwise call idle)."""
     tmp = Path(tmp)
     sp = tmp / ("script_%d.py" % (len(list(tmp.glob("script_*.py"))) + 1))
     sp.write_text(script)
     flash = Path(flash or tmp / "flash")
+    if config is not None:
+        flash.mkdir(parents=True, exist_ok=True)
+        cp = flash / "config.json"
+        cur = json.loads(cp.read_text()) if cp.exists() else {}
+        cur.update(config)
+        cp.write_text(json.dumps(cur))
     e = dict(os.environ)
     e.pop("REPBELT_AIR", None)
     e.setdefault("REPBELT_SIM_SPEED", "0")

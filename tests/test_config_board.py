@@ -13,7 +13,11 @@ def dump(x):
 
 DEFAULTS = {"version": 1, "name": "", "rotation": None, "mount": "default", "thresholds": {},
             "rate_hz": 100, "accel_range_g": 4, "gyro_range_dps": 500, "dlpf_hz": 44,
-            "use_gyro": True, "time_offset_s": 0}
+            "use_gyro": True, "time_offset_s": 0,
+            "cpu_mhz": 80, "sleep_idle_s": 180, "link_idle_s": 600, "session_idle_s": 300,
+            "wake_mg": 64, "adv_fast_ms": 152, "adv_slow_ms": 1022, "adv_fast_s": 30,
+            "battery_pin": 35, "battery_divider_x1000": 2000, "battery_low_pct": 15,
+            "battery_critical_pct": 5}
 
 
 def load_in_upy(tmp_path, text=None):
@@ -112,7 +116,7 @@ def test_config_module_also_runs_on_cpython(tmp_path, monkeypatch):
 
 
 BOARD = r"""
-import machine, rb_board, rb_config, json
+import machine, rb_board, rb_config, rb_power, json
 def dump(x):
     print(json.dumps(x))
 """
@@ -125,7 +129,7 @@ c.set("accel_range_g", 8)
 m = rb_board.make_mpu(rb_board.make_i2c(), c)
 i2c = rb_board.make_i2c()
 dump({"chip": m.start(), "range": m.accel_range_g, "i2c": [i2c.id, i2c.scl.id, i2c.sda.id, i2c.freq],
-      "mv": rb_board.battery_mv(), "pct": [rb_board.battery_pct(v) for v in (None, 3000, 3300, 3750, 4150, 4300)],
+      "mv": rb_board.battery_mv(), "pct": [rb_power.battery_pct(v) for v in (None, 3000, 3300, 3750, 4150, 4300)],
       "name": rb_board.device_name(""), "named": rb_board.device_name("belt-x"),
       "button": rb_board.button_pressed(rb_board.make_button())})
 """, tmp_path, env={"REPBELT_SIM_BATTERY_MV": "3750", "REPBELT_SIM_UID": "240ac4a1b2c3"})[0]

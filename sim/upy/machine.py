@@ -25,6 +25,7 @@ import struct
 import sys
 import time
 
+_real_open = builtins.open   # before the flash-fault wrapper below replaces it
 RESET_EXIT_CODE = 3          # process exit status that asks the runner to boot the board again
 TICKS_PERIOD = 1 << 30       # ESP32 ticks period; sim_ticks_ms wraps like the board
 
@@ -33,6 +34,12 @@ HARD_RESET = 2
 WDT_RESET = 3
 DEEPSLEEP_RESET = 4
 SOFT_RESET = 5
+# wake_reason() values of the ESP32 port (esp_sleep_wakeup_cause_t)
+PIN_WAKE = EXT0_WAKE = 2
+EXT1_WAKE = 3
+TIMER_WAKE = 4
+TOUCHPAD_WAKE = 5
+ULP_WAKE = 6
 
 # MPU6050 register map (the subset the model implements)
 R_SMPLRT_DIV = 0x19
@@ -40,6 +47,9 @@ R_CONFIG = 0x1A
 R_GYRO_CONFIG = 0x1B
 R_ACCEL_CONFIG = 0x1C
 R_ACCEL_CONFIG2 = 0x1D
+R_LP_ACCEL_ODR = 0x1E
+R_MOT_THR = 0x1F
+R_MOT_DUR = 0x20
 R_FIFO_EN = 0x23
 R_INT_PIN_CFG = 0x37
 R_INT_ENABLE = 0x38
@@ -47,6 +57,7 @@ R_INT_STATUS = 0x3A
 R_ACCEL_XOUT_H = 0x3B
 R_TEMP_OUT_H = 0x41
 R_GYRO_XOUT_H = 0x43
+R_MOT_DETECT_CTRL = 0x69
 R_USER_CTRL = 0x6A
 R_PWR_MGMT_1 = 0x6B
 R_PWR_MGMT_2 = 0x6C
@@ -58,6 +69,9 @@ R_WHO_AM_I = 0x75
 FIFO_BYTES = 1024
 INT_FIFO_OFLOW = 0x10
 INT_DATA_RDY = 0x01
+INT_MOT = 0x40
+LP_WAKE_US_6050 = (800000, 200000, 50000, 25000)   # LP_WAKE_CTRL 1.25, 5, 20, 40 Hz
+RTC_MEMORY_MAX = 2048        # ESP32 port: bytes of RTC slow memory for machine.RTC().memory()
 TEMP_RAW_25C = -3920         # (25 C - 36.53) * 340 LSB/C
 
 _TRACE_REC = "<q6i"          # cache record: t_us, ax..az micro-g, gx..gz milli-dps
@@ -114,7 +128,7 @@ class _Settings:
             "i2c_error_at_ms", "i2c_error_burst", "overflow_at_ms",
             "overflow_stall_ms", "dead_at_ms", "seed", "flash", "battery_mv",
             "button_at_ms", "start", "start_ms", "end", "flash_fail_at_ms",
-            "uid", "trace_cache", "ticks_offset_ms")
+            "uid", "trace_cache", "ticks_offset_ms", "int_pin", "state")
 
     def __init__(self):
         d = {}
@@ -149,6 +163,13 @@ class _Settings:
         self.uid = d.get("uid") or "240ac4123456"
         self.trace_cache = d.get("trace_cache") or None
         self.ticks_offset_ms = int(d.get("ticks_offset_ms", 0) or 0)
+        self.int_pin = int(d.get("int_pin", 34))       # the GPIO the MPU INT line is wired to
+        # what survives a reset or deep sleep but not a power cycle (RTC memory, wake):
+        # a file next to the flash directory; delete it to emulate pulling the battery
+        st = d.get("state")
+        if not st and self.flash:
+            st = self.flash.rstrip("/") + ".rtc.json"
+        self.state = st or None
 
 
 def _mkdirs(path):
@@ -337,6 +358,10 @@ class MPUModel:
         self.next_sample_us = 0
         self.sampling = False
         self._sample_buf = bytearray(14)
+        self.mot_ref = [0, 0, 0]      # micro-g: the pose motion is measured from
+        self.mot_latched = False
+        self.next_lp_us = 0
+        self.lp_samples = 0
         self.power_on_reset()
 
     # --- configuration derived from registers
@@ -349,6 +374,58 @@ class MPUModel:
         self.fifo_count = 0
         self.overflowed = False
         self.sampling = False
+        self.mot_latched = False
+
+    def cycling(self):
+        """Low-power accelerometer cycle (PWR_MGMT_1 CYCLE, not SLEEP)."""
+        r = self.regs[R_PWR_MGMT_1]
+        return (r & 0x20) and not (r & 0x40)
+
+    def lp_period_us(self):
+        if self.who_am_i == 0x68:
+            return LP_WAKE_US_6050[self.regs[R_PWR_MGMT_2] >> 6]
+        return 4096000 >> (self.regs[R_LP_ACCEL_ODR] & 0x0F)     # 0.24 Hz << odr
+
+    def int_level(self):
+        """Logic level of the INT pin (INT_PIN_CFG bit 7: active low)."""
+        active_low = bool(self.regs[R_INT_PIN_CFG] & 0x80)
+        return (0 if self.mot_latched else 1) if active_low else (1 if self.mot_latched else 0)
+
+    def _set_ref(self, t_us):
+        v = self.source.value_at(t_us)
+        for j in range(3):
+            self.mot_ref[j] = v[1 + j]
+
+    def _lp_sample(self, t_us):
+        """One low-power cycle sample: the motion comparison of the part."""
+        self.lp_samples += 1
+        v = self.source.value_at(t_us)
+        if not self.regs[R_INT_ENABLE] & INT_MOT:
+            return
+        if self.who_am_i == 0x68:
+            # MPU6050, DHPF "hold": the difference from the sample held when hold was set
+            if self.regs[R_ACCEL_CONFIG] & 7 != 7:
+                return
+            thr_ug = self.regs[R_MOT_THR] * 2000
+        else:
+            # MPU6500/9250 wake-on-motion: compare with the previous sample
+            if not self.regs[R_MOT_DETECT_CTRL] & 0x80:
+                return
+            thr_ug = self.regs[R_MOT_THR] * 4000
+        ref = self.mot_ref
+        for j in range(3):
+            d = v[1 + j] - ref[j]
+            if d > thr_ug or -d > thr_ug:
+                self.mot_latched = True
+        if self.who_am_i != 0x68:
+            for j in range(3):
+                ref[j] = v[1 + j]
+
+    def lp_catch_up(self, now_us):
+        p = self.lp_period_us()
+        while self.next_lp_us <= now_us:
+            self._lp_sample(self.next_lp_us)
+            self.next_lp_us += p
 
     def period_us(self):
         dlpf = self.regs[R_CONFIG] & 7
@@ -443,6 +520,9 @@ class MPUModel:
 
     def catch_up(self, now_us):
         """Produce every sample due up to world time now_us."""
+        if self.cycling():
+            self.lp_catch_up(now_us)
+            return
         if not self.sampling:
             return
         p = self.period_us()
@@ -512,7 +592,10 @@ class MPUModel:
     def _read_reg(self, reg):
         if reg == R_INT_STATUS:
             v = (INT_FIFO_OFLOW if self.overflowed else 0) | (INT_DATA_RDY if self.sampling else 0)
-            self.overflowed = False          # cleared on read
+            if self.mot_latched:
+                v |= INT_MOT
+            self.overflowed = False          # cleared on read (INT_RD_CLEAR 0: by INT_STATUS)
+            self.mot_latched = False
             return v
         if reg == R_FIFO_COUNTH:
             if self.world.speed == 0:
@@ -536,12 +619,22 @@ class MPUModel:
             if v & 0x80:
                 self.power_on_reset()
                 return
+            was_cycling = self.cycling()
             self.regs[reg] = v & 0x7F
+            if self.cycling() and not was_cycling:
+                self.sampling = False
+                self.next_lp_us = self.world.now()
+                if self.who_am_i != 0x68:
+                    self._set_ref(self.next_lp_us)
+                return
             if v & 0x40:
                 self.sampling = False
             else:
                 self._start_sampling()
             return
+        if reg == R_ACCEL_CONFIG and v & 7 == 7 and self.regs[reg] & 7 != 7:
+            # DHPF hold: the part keeps the current sample as the motion reference
+            self._set_ref(self.world.now())
         if reg == R_USER_CTRL:
             if v & 0x04:            # FIFO_RESET, self-clearing
                 self.fifo_head = 0
@@ -578,6 +671,7 @@ class World:
         self._speed_x1000 = int(self.speed * 1000 + 0.5)
         self._ticks_offset_ms = s.ticks_offset_ms
         self.done_hook = None
+        self.sleep_hook = None
         self._rng = s.seed or 1
         self.i2c_errors_injected = 0
         self._err_at = list(s.i2c_error_at_ms)
@@ -595,9 +689,106 @@ class World:
             self.source = _Still()
         self.mpu = MPUModel(self, s.chip, self.source)
         self.addr = s.addr
+        self.ext0 = None              # (pin id, level) from esp32.wake_on_ext0
+        self.wake_reason = 0
+        self.woke_from_sleep = False
+        self.sleeps = []              # (sleep_at_ms, wake_at_ms or None, reason) this process
+        self.rtc_mem = b""
+        self._load_state()
         if s.flash:
             _mkdirs(s.flash)
             os.chdir(s.flash)
+
+    # --- what survives resets and deep sleep (RTC domain)
+    def _load_state(self):
+        st = self.s.state
+        if not st:
+            return
+        try:
+            with _real_open(st) as f:
+                d = json.load(f)
+        except (OSError, ValueError):
+            return
+        self.rtc_mem = bytes(int(d.get("rtc", "")[i:i + 2], 16)
+                             for i in range(0, len(d.get("rtc", "")), 2))
+        w = d.get("wake")
+        if w:
+            # this boot is the wake from deep sleep: the world goes on from the wake time
+            self.woke_from_sleep = True
+            self.wake_reason = int(w["reason"])
+            self.frozen = False
+            self.now_us = self.offset_us = int(w["at_us"])
+            self._t0_us = time.ticks_us()
+            self._el_us = 0
+            d["wake"] = None
+            d["boots_after_wake"] = d.get("boots_after_wake", 0) + 1
+            self._write_state(d)
+
+    def _read_state(self):
+        try:
+            with _real_open(self.s.state) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def _write_state(self, d):
+        tmp = self.s.state + ".tmp"
+        with _real_open(tmp, "w") as f:
+            f.write(json.dumps(d))
+        os.rename(tmp, self.s.state)
+
+    def save_rtc(self, b):
+        self.rtc_mem = bytes(b)
+        if self.s.state:
+            d = self._read_state()
+            d["rtc"] = "".join("%02x" % x for x in self.rtc_mem)
+            self._write_state(d)
+
+    def deep_sleep(self, ms=None):
+        """ESP32 deep sleep: find the wake (motion on the ext0 pin, timer, or none before the
+        trace ends), let that much world time pass, and reboot like the chip does."""
+        m = self.mpu
+        t0 = self.now()
+        m.catch_up(t0)
+        if self.sleep_hook:
+            self.sleep_hook()          # a test script sees the board as it goes to sleep
+        limit = t0 + ms * 1000 if ms else None
+        motion = (self.ext0 is not None and self.ext0[0] == self.s.int_pin)
+        want = 1 if (self.ext0 is None or self.ext0[1]) else 0
+        t = t0
+        step = m.lp_period_us() if m.cycling() else 100000
+        reason = 0
+        while True:
+            if motion and m.int_level() == want:
+                reason = EXT0_WAKE
+                break
+            if limit is not None and t >= limit:
+                t = limit
+                reason = TIMER_WAKE
+                break
+            if self.source.done:
+                break
+            t += step
+            m.catch_up(t if limit is None or t < limit else limit)
+        self.sleeps.append((t0 // 1000, t // 1000 if reason else None, reason))
+        if self.speed and not self.manual:
+            time.sleep_ms(int((t - t0) / 1000 / self.speed))
+        if self.s.state:
+            d = self._read_state()
+            d["wake"] = {"reason": reason, "at_us": t} if reason else None
+            d["slept"] = {"at_ms": t0 // 1000, "until_ms": t // 1000 if reason else None,
+                          "reason": reason, "ext0": self.ext0, "lp_samples": m.lp_samples}
+            d["sleeps"] = d.get("sleeps", 0) + 1
+            self._write_state(d)
+        if self.done_hook:
+            h = self.done_hook
+            self.done_hook = None
+            h()
+        if not reason:
+            print("SIM deep sleep: no wake before the trace ended")
+            raise SystemExit(0)
+        self.resets += 1
+        raise SystemExit(RESET_EXIT_CODE)
 
     # --- clock
     def unfreeze(self):
@@ -719,7 +910,6 @@ def sim_ticks_diff(a, b):
 
 
 # ---------------------------------------------------------------- flash faults
-_real_open = builtins.open
 
 
 class _FlakyFile:
@@ -811,6 +1001,9 @@ class Pin:
 
     def value(self, v=None):
         if v is None:
+            if self.id == SIM.s.int_pin:
+                SIM.mpu.catch_up(SIM.now())
+                return SIM.mpu.int_level()
             if self.mode == Pin.IN and SIM.s.button_at_ms and self.id == 0:
                 return 0 if SIM.button_pressed() else 1
             if self.mode == Pin.IN and self.pull == Pin.PULL_UP:
@@ -983,8 +1176,32 @@ def soft_reset():
 
 
 def reset_cause():
+    if SIM.woke_from_sleep:
+        return DEEPSLEEP_RESET
     c = os.getenv("REPBELT_SIM_RESET_CAUSE")
     return int(c) if c else PWRON_RESET
+
+
+def wake_reason():
+    """Why the chip left deep sleep (EXT0_WAKE, TIMER_WAKE), 0 after a reset or power on."""
+    return SIM.wake_reason if SIM.woke_from_sleep else 0
+
+
+class RTC:
+    """RTC slow memory: survives reset and deep sleep (in the sim state file), not power loss."""
+
+    def __init__(self, id=0):
+        pass
+
+    def memory(self, data=None):
+        if data is None:
+            return SIM.rtc_mem
+        if len(data) > RTC_MEMORY_MAX:
+            raise ValueError("buffer too long")
+        SIM.save_rtc(data)
+
+    def datetime(self, dt=None):
+        return time.localtime()[:8]
 
 
 def idle():
@@ -997,9 +1214,7 @@ def lightsleep(ms=None):
 
 
 def deepsleep(ms=None):
-    if ms:
-        time.sleep_ms(ms)
-    reset()
+    SIM.deep_sleep(ms)
 
 
 def disable_irq():
