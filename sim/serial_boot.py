@@ -256,6 +256,9 @@ def _setup_world():
         if v and v.startswith("/") and not v.startswith(HOST_PREFIX):
             os.putenv(k, HOST_PREFIX + v)
     os.putenv("REPBELT_SIM_FLASH", "/")
+    # RTC memory and a pending deep-sleep wake live beside the flash, not on it
+    if not _env("REPBELT_SIM_STATE") and _flash_dir.startswith("/"):
+        os.putenv("REPBELT_SIM_STATE", HOST_PREFIX + _flash_dir.rstrip("/") + ".rtc.json")
     # sys.implementation says which board this is (and a faked version for tests)
     version = tuple(sys.implementation.version[:3])
     if _fake_version:
