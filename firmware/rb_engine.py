@@ -91,6 +91,15 @@ class Engine:
         self._posture_t = 0
         self._cand_posture = E.P_UNKNOWN
         self._cand_since = 0
+        # excursion bookkeeping kept in lists, not attributes (the board's heap):
+        # the current still spell: start, anchor u (3), frames, sum of u (3), end
+        self._sp = [0, 0, 0, 0, 0, 0, 0, 0, 0]
+        # the departure's first long still spell: frames, sum of u (3), end
+        self._bst = [0, 0, 0, 0, 0]
+        # reps measured from it: done rep (start, end, pitch max/min, roll max/min),
+        # current (pitch max/min, roll max/min, peak), state (-1 off, 0 resting,
+        # 1 in a rep), start, last quiet, done flag
+        self._sh = [0] * 15
         self._reset_rep_state()
         self._reset_set()
         self._reset_hold()
@@ -410,12 +419,12 @@ class Engine:
         self._dmax = 0                    # the excursion's largest whole tilt
         self._pk16 = 0                    # recent reps' peak tilt, x16 (0: none yet in this posture)
         self._spell_reset(0, 0, 0, 0)
-        self._best_n = 0                  # first long still spell of the excursion: frames, sum of u, end
-        self._best_x = self._best_y = self._best_z = self._best_end = 0
-        self._sh_state = -1               # reps from that spell: -1 off, 0 resting, 1 in a rep
-        self._sh_start = self._sh_quiet = 0
-        self._sh_done = False
-        self._sh = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]   # done rep: start, end, pitch/roll max/min; current: p/r max/min, peak
+        b = self._bst
+        b[0] = b[1] = b[2] = b[3] = b[4] = 0
+        sh = self._sh
+        for i in range(15):
+            sh[i] = 0
+        sh[11] = -1
         self._lunge_state = 0
         self._lunge_start = 0
         self._lunge_min = 0
@@ -476,23 +485,21 @@ class Engine:
                 self._dmax = 0
                 self._quiet_since = -1
                 self._ex_sign = 0
-                self._best_n = 0
-                self._sh_state = -1
-                self._sh_done = False
+                self._bst[0] = 0
+                self._sh[11] = -1
+                self._sh[14] = 0
                 self._spell_reset(t, ux, uy, uz)
             else:
                 return
         held = self._spell(t, ux, uy, uz)
-        if self._sh_state >= 0:
+        if self._sh[11] >= 0:
             self._shadow(t, ux, uy, uz, p == E.P_PRONE)
         if held:
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
             # plank); that is where reps start from now
-            n = self._sp_n
-            b[0] = (self._sp_x // n) << 4
-            b[1] = (self._sp_y // n) << 4
-            b[2] = (self._sp_z // n) << 4
+            sp = self._sp
+            _seat(b, sp[5], sp[6], sp[7], sp[4])
             self._ex_active = False
             self._last_quiet_t = t
             return
@@ -545,129 +552,110 @@ class Engine:
         else:
             self._quiet_since = -1
         if self._ex_active and t - self._ex_start > tn["REP_MAX_MS"]:
-            # a long departure: the baseline was not where the body rests
-            # (it settled mid-move after lying down, or the wearer shifted).
-            # The resting position is the first place the body stayed still
-            # (REST_SPELL_MS); reps made from there since are counted.
-            self._spell_close()
-            self._ex_active = False
-            self._last_quiet_t = t
-            n = self._best_n
-            if n == 0:
-                b[0] = ux << 4
-                b[1] = uy << 4
-                b[2] = uz << 4
-                return
-            b[0] = (self._best_x // n) << 4
-            b[1] = (self._best_y // n) << 4
-            b[2] = (self._best_z // n) << 4
-            self._last_quiet_t = self._sh_quiet
-            if self._sh_done:
-                # a whole rep made from the resting spell: count it
-                sh = self._sh
-                self._ex_start = sh[0]
-                self._pmax = sh[2]
-                self._pmin = sh[3]
-                self._rmax = sh[4]
-                self._rmin = sh[5]
-                self._ex_end(sh[1], False)
-                self._sh_done = False
-            if self._sh_state == 1:
-                # and the one under way goes on
-                sh = self._sh
-                self._ex_active = True
-                self._ex_start = self._sh_start
-                self._pmax = sh[6]
-                self._pmin = sh[7]
-                self._rmax = sh[8]
-                self._rmin = sh[9]
-                self._dmax = sh[10]
-                self._quiet_since = -1
-                self._ex_sign = 0
-                self._best_n = 0
-                self._sh_state = -1
-                self._spell_reset(t, ux, uy, uz)
+            self._reseat(t, ux, uy, uz)
+
+    def _reseat(self, t, ux, uy, uz):
+        b = self._b16
+        # a long departure: the baseline was not where the body rests
+        # (it settled mid-move after lying down, or the wearer shifted).
+        # The resting position is the first place the body stayed still
+        # (REST_SPELL_MS); reps made from there since are counted.
+        self._spell_close()
+        self._ex_active = False
+        self._last_quiet_t = t
+        s = self._bst
+        if s[0] == 0:
+            _seat(b, ux, uy, uz, 1)
+            return
+        _seat(b, s[1], s[2], s[3], s[0])
+        self._last_quiet_t = self._sh[13]   # a rep under way goes on from there
+        sh = self._sh
+        if sh[14]:
+            # a whole rep made from the resting spell: count it
+            sh[14] = 0
+            self._ex_start = sh[0]
+            p = sh[2]
+            r = sh[3]
+            self._pmax = p if p > 0 else 0
+            self._pmin = p if p < 0 else 0
+            self._rmax = r if r > 0 else 0
+            self._rmin = r if r < 0 else 0
+            self._ex_end(sh[1], False)
 
     def _shadow(self, t, ux, uy, uz, prone):
         """While a departure may be a bad baseline: reps measured from its
-        first resting spell instead, kept in case the departure turns out
-        too long to be a rep."""
-        n = self._best_n
-        bx = self._best_x // n
-        by = self._best_y // n
-        bz = self._best_z // n
+        first resting spell instead (sh: done rep start, end, pitch, roll at
+        its peak; ...; current peak pitch, roll, tilt at 6, 7, 10; state 11,
+        start 12, last quiet 13, done 14)."""
+        b = self._bst
+        n = b[0]
+        bx = b[1] // n
+        by = b[2] // n
+        bz = b[3] // n
         roll = (by * uz - bz * uy) // 1000
         pitch = (bz * ux - bx * uz) // 1000
         if prone:
             pitch = -pitch
             roll = -roll
         dev = isqrt(pitch * pitch + roll * roll)
-        tn = self.tun
+        lo = self.tun["REP_LO_MILLI"]
         sh = self._sh
-        if self._sh_state == 0:
-            if dev < tn["REP_LO_MILLI"]:
-                self._sh_quiet = t
-            elif dev > (tn["REP_HI_PRONE_MILLI"] if prone else tn["REP_HI_MILLI"]):
-                self._sh_state = 1
-                self._sh_start = self._sh_quiet
-                sh[6] = sh[7] = sh[8] = sh[9] = sh[10] = 0
-        if self._sh_state != 1:
+        if sh[11] == 0:
+            if dev < lo:
+                sh[13] = t
+            elif dev > self.tun["REP_HI_PRONE_MILLI" if prone else "REP_HI_MILLI"]:
+                sh[11] = 1
+                sh[12] = sh[13]
+                sh[10] = 0
             return
-        if pitch > sh[6]:
-            sh[6] = pitch
-        if pitch < sh[7]:
-            sh[7] = pitch
-        if roll > sh[8]:
-            sh[8] = roll
-        if roll < sh[9]:
-            sh[9] = roll
         if dev > sh[10]:
             sh[10] = dev
-        if dev < tn["REP_LO_MILLI"]:
-            sh[0] = self._sh_start
+            sh[6] = pitch
+            sh[7] = roll
+        if dev < lo:
+            sh[0] = sh[12]
             sh[1] = t
             sh[2] = sh[6]
             sh[3] = sh[7]
-            sh[4] = sh[8]
-            sh[5] = sh[9]
-            self._sh_done = True
-            self._sh_state = 0
-            self._sh_quiet = t
+            sh[14] = 1
+            sh[11] = 0
+            sh[13] = t
 
     def _spell_reset(self, t, ux, uy, uz):
-        self._sp_t = t
-        self._sp_ax = ux
-        self._sp_ay = uy
-        self._sp_az = uz
-        self._sp_n = 0
-        self._sp_x = self._sp_y = self._sp_z = 0
-        self._sp_end = t
+        sp = self._sp
+        sp[0] = sp[8] = t
+        sp[1] = ux
+        sp[2] = uy
+        sp[3] = uz
+        sp[4] = sp[5] = sp[6] = sp[7] = 0
 
     def _spell(self, t, ux, uy, uz):
         # a still spell: gravity staying inside a small cone around where it began
-        if (abs(ux - self._sp_ax) + abs(uy - self._sp_ay) + abs(uz - self._sp_az)
-                > self.tun["REST_SPELL_MILLI"]):
+        sp = self._sp
+        if abs(ux - sp[1]) + abs(uy - sp[2]) + abs(uz - sp[3]) > self.tun["REST_SPELL_MILLI"]:
             self._spell_close()
             self._spell_reset(t, ux, uy, uz)
-        self._sp_n += 1
-        self._sp_x += ux
-        self._sp_y += uy
-        self._sp_z += uz
-        self._sp_end = t
-        return t - self._sp_t > self.tun["REP_HOLD_MAX_MS"]
+        sp[4] += 1
+        sp[5] += ux
+        sp[6] += uy
+        sp[7] += uz
+        sp[8] = t
+        return t - sp[0] > self.tun["REP_HOLD_MAX_MS"]
 
     def _spell_close(self):
         # the first long still spell is kept: after lying down or a shift the
         # body first comes to rest where it stays, and reps start from there
-        if self._best_n == 0 and self._sp_n * self.frame_ms >= self.tun["REST_SPELL_MS"]:
-            self._best_n = self._sp_n
-            self._best_x = self._sp_x
-            self._best_y = self._sp_y
-            self._best_z = self._sp_z
-            self._best_end = self._sp_end
-            self._sh_state = 0
-            self._sh_quiet = self._sp_end
-            self._sh_done = False
+        sp = self._sp
+        b = self._bst
+        if b[0] == 0 and sp[4] * self.frame_ms >= self.tun["REST_SPELL_MS"]:
+            b[0] = sp[4]
+            b[1] = sp[5]
+            b[2] = sp[6]
+            b[3] = sp[7]
+            b[4] = sp[8]
+            sh = self._sh
+            sh[11] = sh[14] = 0
+            sh[13] = sp[8]
 
     def _ex_end(self, t_end, split):
         tn = self.tun
@@ -1117,6 +1105,13 @@ class Engine:
         self._sway_sum = self._sway_n = 0
         self._hsum = self._hn = 0
         self._h16[0] = 0x7fffffff
+
+def _seat(b, sx, sy, sz, n):
+    """The rep baseline (x16) at the mean of n directions summed in sx, sy, sz."""
+    b[0] = (sx // n) << 4
+    b[1] = (sy // n) << 4
+    b[2] = (sz // n) << 4
+
 
 def _lp3(v, x, y, z, k):
     """One step of a shift low-pass on a 3-vector kept x16: v += (16*x - v) / 2**k."""
