@@ -38,6 +38,8 @@ BUTTON_POLL_MS = 50
 BUTTON_LONG_MS = 3000
 POWER_PERIOD_MS = 1000        # power policy decisions this often
 MOTION_POLL_MS = 500          # INT_STATUS poll while the MPU idles in motion mode
+USER_OPS = (P.OP_START_SESSION, P.OP_STOP_SESSION, P.OP_HINT, P.OP_CALIBRATE,
+            P.OP_SET_CONFIG, P.OP_RAW_START, P.OP_RAW_STOP)
 ACTIVITY_EVENTS = (E.EV_REP, E.EV_SET_START, E.EV_HOLD_START, E.EV_HOLD_TICK,
                    E.EV_WALK_START, E.EV_STEPS, E.EV_POSTURE, E.EV_CALIBRATED)
 RAW_CHUNK_MAX = 20            # samples per raw notification at most
@@ -190,6 +192,10 @@ class App:
     # ------------------------------------------------------------ control
     def command(self, op, token, args):
         """App-level Control commands (rb_ble handles replay/sync/security)."""
+        if op in USER_OPS:
+            # what a person asked for; a reconnecting laptop's status, time and
+            # replay requests are not, or it could keep the belt awake for ever
+            self.power.activity(self.board.ticks_ms())
         if op == P.OP_START_SESSION:
             sid = self.start_session()
             if sid is None:
@@ -451,14 +457,10 @@ class App:
 
     async def power_task(self):
         import rb_power
-        cmds = self.p.commands
         was_conn = self.p.connected
         while True:
             now = self.board.ticks_ms()
             pw = self.power
-            if self.p.commands != cmds:
-                cmds = self.p.commands
-                pw.activity(now)
             conn = self.p.connected
             if conn != was_conn:
                 was_conn = conn

@@ -107,7 +107,6 @@ class Peripheral:
         self.sent_records = 0
         self.notify_errors = 0
         self.refused = 0
-        self.commands = 0             # Control writes seen (the app's activity signal)
         self.adv_interval_us = ADV_INTERVAL_US
         self._refused_at = None
         self._pair_until = None
@@ -565,7 +564,6 @@ class Peripheral:
             self.on_fault(E.F_CONTROL_REFUSED, (err << 8) | (op & 0xFF))
 
     def _command(self, data):
-        self.commands += 1          # activity for the power policy, accepted or not
         try:
             op, token, args = P.decode_command(data)
         except P.ProtocolError as e:

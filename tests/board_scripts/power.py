@@ -8,6 +8,7 @@ import os
 
 import machine
 import rb_events as E
+import rb_protocol as P
 import rb_power
 import simtest as T
 
@@ -54,6 +55,13 @@ async def main():
             c.pump()
             if app.p.conn is None and "dropped_at_ms" not in extra:
                 extra["dropped_at_ms"] = machine.SIM.now() // 1000
+                # like `repbelt record`: reconnect at once and resume (status, replay)
+                c = T.Central()
+                await c.connect(mtu=247)
+                extra["relinked"] = True
+            if t % 1000 == 0 and app.p.conn is not None:
+                await c.command(P.OP_GET_STATUS)
+                await c.command(P.OP_REPLAY, app.log.last_seq + 1)
         await asyncio.sleep_ms(20)
         t += 20
     # no sleep within the limit (a session must never sleep): report what we have
