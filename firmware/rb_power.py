@@ -15,9 +15,10 @@ States, in order of precedence:
     SLEEP      deep sleep, woken by the MPU's motion interrupt
 
 Idle time counts from the last activity: boot or wake, the end of a
-session, an accepted Control command, a button press, motion seen while no
-session is open.  A (re)connection is not activity, so a laptop that keeps
-reconnecting cannot hold the board awake: a link that is idle for
+session, a Control command a person asked for (start, stop, hint, calibrate,
+config, raw), a button press, motion seen while no session is open.  A
+(re)connection and a laptop's status, time and replay requests are not
+activity, so a laptop that keeps reconnecting cannot hold the board awake: a link that is idle for
 link_idle_s with nothing left to send is dropped, then the board sleeps.
 """
 
