@@ -399,9 +399,14 @@ class Engine:
             cz = -1000
         elif self.posture == E.P_PRONE:
             cz = 1000
+        # a seat where the body was when the posture settled is only
+        # provisional: it may still be on its way into the start position
+        # (flat, then up onto all fours); the first still spell replaces it
+        self._seat_tmp = True
         if cz and uz * cz < self.tun["SEED_MAX_COS"] * 1000:
             ux = uy = 0
             uz = cz
+            self._seat_tmp = False
         b[0] = ux << 4
         b[1] = uy << 4
         b[2] = uz << 4
@@ -409,6 +414,7 @@ class Engine:
 
     # ---------------------------------------------------------- excursions
     def _reset_rep_state(self):
+        self._seat_tmp = False            # the baseline is where the posture settled, not yet a rest
         self._dir_p = self._dir_r = 0     # direction the reps keep going (pitch, roll), 0: none
         self._last_p = self._last_r = 0
         self._ex_active = False
@@ -453,6 +459,13 @@ class Engine:
         if not self._ex_active:
             if dev < tn["REP_LO_MILLI"]:
                 self._last_quiet_t = t
+                # resting at the seat as long as a rep takes confirms it
+                if self._quiet_since < 0:
+                    self._quiet_since = t
+                elif t - self._quiet_since >= tn["REP_MIN_MS"]:
+                    self._seat_tmp = False
+            else:
+                self._quiet_since = -1
             # the baseline follows the resting position, but only slowly
             # toward the side the reps go, so the start of each slow rep
             # cannot drag it along
@@ -494,7 +507,8 @@ class Engine:
         held = self._spell(t, ux, uy, uz)
         if self._sh[11] >= 0:
             self._shadow(t, ux, uy, uz, p == E.P_PRONE)
-        if held:
+        if held or (self._seat_tmp and self._sp[4] * self.frame_ms >= tn["REST_SPELL_MS"]):
+            self._seat_tmp = False
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
             # plank); that is where reps start from now
@@ -549,6 +563,7 @@ class Engine:
                 self._ex_end(self._quiet_since, False)
                 self._ex_active = False
                 self._last_quiet_t = t
+                self._seat_tmp = False      # the body came back to it: a rest position
         else:
             self._quiet_since = -1
         if self._ex_active and t - self._ex_start > tn["REP_MAX_MS"]:
