@@ -928,6 +928,7 @@ class Engine:
         self._hold_announced = False
         self._paused_end = 0
         self._effort_since = -1
+        self._effort_low = -1           # effort below the keep level since (-1: not)
         self._hsum = self._hn = 0       # the hold's sway sums (a steady run's are _sway_*)
 
     def _hold(self, t, ux, fx, fy, fz, motion):
@@ -935,11 +936,19 @@ class Engine:
         p = self.posture
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
             return
+        # tremor is a noisy measure: inside a hold its effort is gone only
+        # when it has stayed low as long as lost steadiness must (HOLD_BREAK_MS)
         if self._effort(tn["HOLD_TREMOR_PCT"]):
             if self._effort_since < 0:
                 self._effort_since = t
+            self._effort_low = -1
         elif not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]):
-            self._effort_since = -1
+            if self._effort_low < 0:
+                self._effort_low = t
+            if not self._hold_on or t - self._effort_low >= tn["HOLD_BREAK_MS"]:
+                self._effort_since = -1
+        else:
+            self._effort_low = -1
         # a shaky hold is still a hold: motion within a few times the hold's
         # own sway is part of it (a change of position shows as tilt, below)
         lim = tn["HOLD_MOTION_MG"]
@@ -954,7 +963,7 @@ class Engine:
         steady = motion < lim and self._set_kind == E.K_NONE
         if steady and self._hold_on:
             ht = self._hold_trem16
-            if not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]) or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:
+            if self._effort_since < 0 or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:
                 steady = False      # the tremor of effort has gone: the hold is over
             else:
                 self._hold_trem16 = ht + ((self._tremor16 - ht) >> 6)
