@@ -161,6 +161,9 @@ class Engine:
         self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
         self._pos16 = 0              # vertical position (mm) x16, leaky
         self._av16 = 1000 << 4       # slow vertical accel mean x16: at rest the vertical specific force is 1 g
+        # the height restarts at 0: a swing measured across that is not one
+        self._lunge_state = 0
+        self._lunge_hi = 0
 
     def _gap(self, t_ms):
         # a long hole: filters restart; an excursion in progress is void
@@ -436,6 +439,7 @@ class Engine:
         self._lunge_min = 0
         self._lunge_hi = 0
         self._lunge_top = 0
+        self._lunge_low_t = 0
 
     def _excursion(self, t, ux, uy, uz):
         p = self.posture
@@ -757,6 +761,7 @@ class Engine:
                 self._lunge_state = 1
                 self._lunge_min = pos
                 self._lunge_top = self._lunge_hi
+                self._lunge_low_t = t
         else:
             if pos < self._lunge_min:
                 self._lunge_min = pos
@@ -770,7 +775,9 @@ class Engine:
                 if (tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"]
                         and (not self.steps.walking or swing >= tn["LUNGE_RISE_WALK_MM"])):
                     self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
-            elif t - self._lunge_start > tn["LUNGE_MAX_MS"]:
+            elif t - self._lunge_low_t > tn["LUNGE_MAX_MS"]:
+                # (timed from the real drop: the leaky height's slow sag
+                # before it is not part of the lunge)
                 self._lunge_state = 0
                 self._lunge_hi = pos
                 self._lunge_start = t
