@@ -20,7 +20,8 @@ Pipeline (all integer arithmetic, nothing allocated per sample):
    round-then-arch pair), bird dog.  Lunges are swings of the pelvis height
    from leaky double integration of the vertical acceleration.
 5. Sets: a set is believed after SET_CONFIRM_REPS like reps (then those are
-   emitted too) and ends after SET_GAP_MS without a rep or on a posture
+   emitted too) and ends after a rest (SET_GAP_MS, or 3 rep intervals
+   of its own rhythm) without a rep or on a posture
    change.  Isolated fidgets never become reps.
 6. Holds: a steady spell in a face-down or side posture with muscle tremor
    (frame-to-frame change, peaking at 12.5 Hz) above that posture's
@@ -284,8 +285,19 @@ class Engine:
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
         self._hold(t, ux, fx, fy, fz, motion)
-        if self._set_kind and t - self._last_rep_t > self.tun["SET_GAP_MS"]:
-            self._end_set(t)
+        if self._set_kind:
+            # a rest is long against the set's own rhythm: a pause of more
+            # rep intervals than a missed rep leaves, but never shorter than
+            # the slowest rep (REP_MAX_MS), and SET_GAP_MS at most
+            gap = self.tun["SET_GAP_MS"]
+            if self._set_reps >= 3:
+                g2 = self._rep_iv * self.tun["SET_GAP_RHYTHM_X"]
+                if g2 < self.tun["REP_MAX_MS"]:
+                    g2 = self.tun["REP_MAX_MS"]
+                if g2 < gap:
+                    gap = g2
+            if t - self._last_rep_t > gap:
+                self._end_set(t)
         if self._pend_n and t - self._pend_t[0] > self.tun["SET_GAP_MS"]:
             self._drop_pending()
 
@@ -755,8 +767,8 @@ class Engine:
                 self._lunge_hi = pos
             else:
                 self._lunge_hi -= (self._lunge_hi - pos) >> 5
-            if pos > self._lunge_hi - (tn["LUNGE_DROP_MM"] >> 2):
-                self._lunge_start = t       # still up there: the drop has not begun
+            if pos > self._lunge_hi - (tn["LUNGE_DROP_MM"] >> 2) or self._vel16 >= 0:
+                self._lunge_start = t       # still up there, or not going down: the drop has not begun
             if pos < self._lunge_hi - tn["LUNGE_DROP_MM"]:
                 self._lunge_state = 1
                 self._lunge_min = pos

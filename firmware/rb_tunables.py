@@ -45,6 +45,7 @@ DEFAULTS = {
     "LUNGE_MAX_MS": 6000,         # a forward lunge takes 2-4 s down and up; a slower swing is getting up or settling
     "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
     "SET_GAP_MS": 12000,          # no rep for this long ends a set
+    "SET_GAP_RHYTHM_X": 3,        # ... or 3 of its rep intervals (a missed rep leaves 2), never below REP_MAX_MS
     "HOLD_CONFIRM_MS": 4000,      # steady this long in a hold posture starts a hold (backdated)
     "HOLD_MIN_MS": 8000,          # shorter steady spells are not reported as holds
     "HOLD_BREAK_MS": 800,         # unsteady this long pauses a hold ...
