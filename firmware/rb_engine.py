@@ -971,6 +971,7 @@ class Engine:
         # a shaky hold is still a hold: motion within a few times the hold's
         # own sway is part of it (a change of position shows as tilt, below)
         lim = tn["HOLD_MOTION_MG"]
+        sw = 0
         if self._hold_on and self._hn:
             sw = isqrt(self._hsum // self._hn) * tn["HOLD_MOTION_SWAY_X"]
             if sw > lim:
@@ -1000,7 +1001,9 @@ class Engine:
             qz = g[2] >> 4
             qv = (qx * sx + qy * sy + qz * sz) // sn
             tilt = abs(qx - qv * sx // sn) + abs(qy - qv * sy // sn) + abs(qz - qv * sz // sn)
-            if tilt > tn["HOLD_TILT_MG"]:
+            # (a shaky hold's own sway shows in the fast gravity too: inside a
+            # hold only tilt beyond the motion its sway allows is a change)
+            if tilt > tn["HOLD_TILT_MG"] and not (self._hold_on and tilt < sw):
                 steady = False
         if not steady:
             if self._unsteady_since < 0:
