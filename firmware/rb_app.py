@@ -346,16 +346,18 @@ class App:
         self.lp = False
         return True
 
-    async def sensor_task(self):
+    async def _sensor_up(self):
         while not self._start_sensor():
             await asyncio.sleep_ms(SENSOR_RETRY_MS)
+
+    async def sensor_task(self):
+        await self._sensor_up()
         mpu = self.mpu
         due = self.ticks_ms()
         while True:
             if not self._full_rate_needed() and mpu.healthy:
                 if await self._idle_sensor():
-                    while not self._start_sensor():
-                        await asyncio.sleep_ms(SENSOR_RETRY_MS)
+                    await self._sensor_up()
                     due = self.ticks_ms()
             n = mpu.read_fifo()
             self.loops += 1

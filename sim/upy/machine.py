@@ -701,14 +701,9 @@ class World:
 
     # --- what survives resets and deep sleep (RTC domain)
     def _load_state(self):
-        st = self.s.state
-        if not st:
+        if not self.s.state:
             return
-        try:
-            with _real_open(st) as f:
-                d = json.load(f)
-        except (OSError, ValueError):
-            return
+        d = self._read_state()
         self.rtc_mem = bytes(int(d.get("rtc", "")[i:i + 2], 16)
                              for i in range(0, len(d.get("rtc", "")), 2))
         w = d.get("wake")
