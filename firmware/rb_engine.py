@@ -31,7 +31,8 @@ Pipeline (all integer arithmetic, nothing allocated per sample):
 7. Steps: rb_steps.StepCounter on the vertical acceleration.
 """
 import rb_events as E
-from rb_fixed import isqrt, asin_ddeg
+from rb_fixed import isqrt, asin_ddeg, lp3
+import rb_hold
 import rb_mount
 import rb_steps
 import rb_tunables
@@ -78,6 +79,7 @@ class Engine:
         self.axes_known = mount in (MOUNT_DEFAULT, MOUNT_FIXED)
         self.frame_ms = t["FRAME_MS"]
         self.steps = rb_steps.StepCounter(t, self.emit)
+        self.holds = rb_hold.HoldDetector(t, self.frame_ms, self.emit)
         self.hint_kind = E.K_NONE
         # bin accumulators
         self._bin_end = -1
@@ -85,8 +87,9 @@ class Engine:
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
         self._t_last = -1
-        self._lf0 = self._lf1 = self._lf2 = self._lf3 = 0
-        self._has_lf = False
+        self._lf0 = self._lf1 = self._lf2 = self._lf3 = 0    # the last frame
+        self._lq0 = self._lq1 = self._lq2 = 0                # the one before
+        self._n_lf = 0
         self._reset_filters()
         self.posture = E.P_UNKNOWN
         self._posture_t = 0
@@ -103,7 +106,6 @@ class Engine:
         self._sh = [0] * 15
         self._reset_rep_state()
         self._reset_set()
-        self._reset_hold()
         self.frames = 0
         self.levelled = 0
         self._lv_n = 0
@@ -137,6 +139,7 @@ class Engine:
 
     def hint(self, kind):
         self.hint_kind = kind
+        self.holds.hint_kind = kind
 
     def finish(self, t_ms=None):
         if self._n:
@@ -146,7 +149,7 @@ class Engine:
         if self.calibrator is not None and self.calibrator.status < 0:
             self.calibrator.close_run(t_ms)
             self._calibration_done(t_ms)
-        self._end_hold(t_ms)
+        self.holds.finish(t_ms)
         self._end_set(t_ms)
         self.steps.finish(t_ms)
 
@@ -157,11 +160,10 @@ class Engine:
         self._b16 = [0, 0, 0]        # rep baseline direction (unit x1000), x16
         self._primed = False
         self._tremor16 = 0           # smoothed tremor proxy, x16
-        self._floor16 = 0            # its resting floor, x16
-        self._pfloor = [0, 0, 0, 0, 0, 0, 0]   # resting floor per posture, x16
         self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
         self._pos16 = 0              # vertical position (mm) x16, leaky
         self._av16 = 1000 << 4       # slow vertical accel mean x16: at rest the vertical specific force is 1 g
+        self.holds.reset_motion()
         # the height restarts at 0: a swing measured across that is not one
         self._lunge_state = 0
         self._lunge_hi = 0
@@ -181,10 +183,18 @@ class Engine:
         wl1 = 0
         if self.has_gyro:
             wl1 = (abs(self._wx) + abs(self._wy) + abs(self._wz)) // n
-        # tremor proxy: frame-to-frame change of the mean (a high-pass peaking
-        # at 12.5 Hz, where muscle tremor lives; sensor noise is averaged down)
-        tr = abs(fx - self._lf0) + abs(fy - self._lf1) + abs(fz - self._lf2) if self._has_lf else -1
-        self._has_lf = True
+        # tremor proxy: second difference of the frame means (a high-pass
+        # rising to 12.5 Hz, where muscle tremor lives: a 10 Hz tremor passes
+        # at x3.6, the movement of a rep or a transit at under x0.02)
+        tr = -1
+        if self._n_lf >= 2:
+            tr = (abs(fx - 2 * self._lf0 + self._lq0) + abs(fy - 2 * self._lf1 + self._lq1)
+                  + abs(fz - 2 * self._lf2 + self._lq2))
+        else:
+            self._n_lf += 1
+        self._lq0 = self._lf0
+        self._lq1 = self._lf1
+        self._lq2 = self._lf2
         self._n = 0
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
@@ -225,8 +235,8 @@ class Engine:
             g[1] = s[1] = fy << 4
             g[2] = s[2] = fz << 4
             self._primed = True
-        _lp3(g, fx, fy, fz, self.tun["LP_SHIFT"])
-        _lp3(s, fx, fy, fz, self.tun["SLOW_SHIFT"])
+        lp3(g, fx, fy, fz, self.tun["LP_SHIFT"])
+        lp3(s, fx, fy, fz, self.tun["SLOW_SHIFT"])
         gx = g[0] >> 4
         gy = g[1] >> 4
         gz = g[2] >> 4
@@ -250,24 +260,6 @@ class Engine:
             if self._tremor16 == 0:
                 self._tremor16 = tr << 4
             self._tremor16 += ((tr << 4) - self._tremor16) >> 4
-            # the resting floor, per posture (lying on the floor and lying on
-            # the side shake differently): follows dips within ~2.5 s, rises
-            # over ~160 s; a posture not seen yet starts from the overall floor
-            if self._floor16 == 0:
-                self._floor16 = self._tremor16
-            elif self._tremor16 < self._floor16:
-                self._floor16 += (self._tremor16 - self._floor16) >> 6
-            else:
-                self._floor16 += (self._tremor16 - self._floor16) >> 12
-            pf = self._pfloor
-            p = self.posture
-            if not self._hold_on:
-                if pf[p] == 0:
-                    pf[p] = self._floor16
-                elif self._tremor16 < pf[p]:
-                    pf[p] += (self._tremor16 - pf[p]) >> 6
-                else:
-                    pf[p] += (self._tremor16 - pf[p]) >> 12
         # steps: any mount, but with known axes only while upright and not lunging
         if self.axes_known and ((self.posture != E.P_UPRIGHT and self.posture != E.P_UNKNOWN)
                                 or self._set_kind == E.K_LUNGE):
@@ -284,7 +276,8 @@ class Engine:
             return
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
-        self._hold(t, ux, fx, fy, fz, motion)
+        self.holds.frame(t, self.posture, gx, gy, gz, ux, uy, uz, fx, fy, fz, self._tremor16 if tr >= 0 else 0,
+                         self._set_kind != E.K_NONE)
         if self._set_kind:
             # a rest is long against the set's own rhythm: a pause of more
             # rep intervals than a missed rep leaves, but never shorter than
@@ -309,7 +302,7 @@ class Engine:
         """Default mount: learn the strap's tilt from standing still, so that
         lying and face-down angles are measured from the real body axes."""
         tn = self.tun
-        if self.posture != E.P_UPRIGHT or motion > tn["LEVEL_STILL_MG"] or self._set_kind or self._hold_on:
+        if self.posture != E.P_UPRIGHT or motion > tn["LEVEL_STILL_MG"] or self._set_kind or self.holds.on:
             self._lv_n = 0
             return False
         if self._lv_n == 0:
@@ -393,7 +386,7 @@ class Engine:
         sl[0] = g[0]
         sl[1] = g[1]
         sl[2] = g[2]
-        self._end_hold(t)
+        self.holds.posture_changed(t)
         self._end_set(t)
         self._pend_n = 0
         self._reset_rep_state()
@@ -425,7 +418,6 @@ class Engine:
         b[0] = ux << 4
         b[1] = uy << 4
         b[2] = uz << 4
-        self._hold_since = t
 
     # ---------------------------------------------------------- excursions
     def _reset_rep_state(self):
@@ -495,7 +487,7 @@ class Engine:
                 # away from rest but no rep yet: a weak side of alternating
                 # reps must not pull the baseline over to it
                 k += tn["BASE_BAND_SHIFT"]
-            _lp3(b, ux, uy, uz, k)
+            lp3(b, ux, uy, uz, k)
             # face down, a leg lift tips the pelvis only a few degrees
             hi = tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]
             if self._set_kind != E.K_NONE and self._pk16 and self._set_reps >= 2:
@@ -811,8 +803,10 @@ class Engine:
 
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
-        if self._hold_on or self._hold_paused:
-            self._end_hold(t_end)
+        if self.holds.on:
+            # the body was not holding still after all: the hold (if any) ended
+            # where this excursion began
+            self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:
             if self._compatible(kind):
                 self._count(t_end, kind, side, dur, rng)
@@ -929,241 +923,11 @@ class Engine:
         self._set_reps = 0
         self._half = None
 
-    # --------------------------------------------------------------- holds
-    def _reset_hold(self):
-        self._hold_on = False
-        self._hold_trem16 = 0
-        self._hold_kind = E.K_NONE
-        self._hold_since = 0          # steady since
-        self._unsteady_since = -1
-        self._hold_start = 0
-        self._sway_sum = 0
-        self._sway_n = 0
-        self._hold_tick = 0
-        self._hold_pitch0 = 0
-        self._hold_last_steady = 0
-        self._h16 = [0x7fffffff, 0, 0]   # the hold's slow gravity, x16 (unset: 0x7fffffff)
-        self._hold_paused = False
-        self._hold_announced = False
-        self._paused_end = 0
-        self._effort_since = -1
-        self._effort_low = -1           # effort below the keep level since (-1: not)
-        self._hsum = self._hn = 0       # the hold's sway sums (a steady run's are _sway_*)
-
-    def _hold(self, t, ux, fx, fy, fz, motion):
-        tn = self.tun
-        p = self.posture
-        if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
-            return
-        # tremor is a noisy measure: inside a hold its effort is gone only
-        # when it has stayed low as long as lost steadiness must (HOLD_BREAK_MS)
-        if self._effort(tn["HOLD_TREMOR_PCT"]):
-            if self._effort_since < 0:
-                self._effort_since = t
-            self._effort_low = -1
-        elif not self._effort(tn["HOLD_KEEP_TREMOR_PCT"]):
-            if self._effort_low < 0:
-                self._effort_low = t
-            if not self._hold_on or t - self._effort_low >= tn["HOLD_BREAK_MS"]:
-                self._effort_since = -1
-        else:
-            self._effort_low = -1
-        # a shaky hold is still a hold: motion within a few times the hold's
-        # own sway is part of it (a change of position shows as tilt, below)
-        lim = tn["HOLD_MOTION_MG"]
-        sw = 0
-        if self._hold_on and self._hn:
-            sw = isqrt(self._hsum // self._hn) * tn["HOLD_MOTION_SWAY_X"]
-            if sw > lim:
-                lim = sw
-        elif self._sway_n:
-            sw = isqrt(self._sway_sum // self._sway_n) * tn["HOLD_MOTION_SWAY_X"]
-            if sw > lim:
-                lim = sw
-        steady = motion < lim and self._set_kind == E.K_NONE
-        if steady and self._hold_on:
-            ht = self._hold_trem16
-            if self._effort_since < 0 or self._tremor16 * 100 < ht * tn["HOLD_END_TREMOR_PCT"]:
-                steady = False      # the tremor of effort has gone: the hold is over
-            else:
-                self._hold_trem16 = ht + ((self._tremor16 - ht) >> 6)
-        h = self._h16
-        if steady and h[0] != 0x7fffffff:
-            # a change of position (getting into the plank, dropping the
-            # knees) tilts the body away from the hold's own slow gravity
-            g = self._g16
-            sx = h[0] >> 4
-            sy = h[1] >> 4
-            sz = h[2] >> 4
-            sn = isqrt(sx * sx + sy * sy + sz * sz) or 1
-            qx = g[0] >> 4
-            qy = g[1] >> 4
-            qz = g[2] >> 4
-            qv = (qx * sx + qy * sy + qz * sz) // sn
-            tilt = abs(qx - qv * sx // sn) + abs(qy - qv * sy // sn) + abs(qz - qv * sz // sn)
-            # (a shaky hold's own sway shows in the fast gravity too: inside a
-            # hold only tilt beyond the motion its sway allows is a change)
-            if tilt > tn["HOLD_TILT_MG"] and not (self._hold_on and tilt < sw):
-                steady = False
-        if not steady:
-            if self._unsteady_since < 0:
-                self._unsteady_since = t
-            if t - self._unsteady_since >= tn["HOLD_BREAK_MS"]:
-                if self._hold_on:
-                    self._pause_hold(self._hold_last_steady)
-                self._hold_since = t
-                self._sway_sum = self._sway_n = 0
-                h[0] = 0x7fffffff
-            if self._hold_paused and t - self._paused_end > tn["HOLD_REJOIN_MS"]:
-                self._end_hold(t)
-            return
-        self._unsteady_since = -1
-        self._hold_last_steady = t
-        # sway: acceleration perpendicular to the hold's own slowly drifting
-        # gravity, as a mean of squares (halved together to stay a small int)
-        if h[0] == 0x7fffffff:
-            h[0] = fx << 4
-            h[1] = fy << 4
-            h[2] = fz << 4
-        _lp3(h, fx, fy, fz, tn["SLOW_SHIFT"])
-        sx = h[0] >> 4
-        sy = h[1] >> 4
-        sz = h[2] >> 4
-        sn = isqrt(sx * sx + sy * sy + sz * sz) or 1
-        hx = fx - sx
-        hy = fy - sy
-        hz = fz - sz
-        hv = (hx * sx + hy * sy + hz * sz) // sn
-        hx -= hv * sx // sn
-        hy -= hv * sy // sn
-        hz -= hv * sz // sn
-        if t - self._hold_since < tn["SWAY_SETTLE_MS"]:
-            return      # still settling into the position: not sway yet
-        q = hx * hx + hy * hy + hz * hz
-        self._sway_sum += q
-        self._sway_n += 1
-        if self._sway_sum > 0x10000000:
-            self._sway_sum >>= 1
-            self._sway_n >>= 1
-        if self._hold_on:
-            self._hsum += q
-            self._hn += 1
-            if self._hsum > 0x10000000:
-                self._hsum >>= 1
-                self._hn >>= 1
-        else:
-            if self._hold_paused:
-                if t - self._paused_end > tn["HOLD_REJOIN_MS"]:
-                    self._end_hold(t)
-                elif (t - self._hold_since >= tn["HOLD_RESUME_MS"] and self._effort(tn["HOLD_KEEP_TREMOR_PCT"])
-                      and self._tremor16 * 100 >= self._hold_trem16 * tn["HOLD_END_TREMOR_PCT"]):
-                    # a wobble, not the end: the same hold goes on
-                    self._hold_on = True
-                    self._hold_paused = False
-                    self._hsum += self._sway_sum
-                    self._hn += self._sway_n
-                    return
-            if t - self._hold_since < tn["HOLD_CONFIRM_MS"]:
-                return
-            kind = self._hold_class(p, ux)
-            if kind == E.K_NONE:
-                return
-            if self._hold_paused:
-                self._end_hold(t)
-            self._hold_on = True
-            self._hsum = self._sway_sum
-            self._hn = self._sway_n
-            self._hold_trem16 = self._tremor16
-            self._hold_kind = kind
-            # the hold began when the effort did (the wearer may have lain
-            # steady there before lifting into it)
-            es = self._effort_since - tn["TREMOR_LAG_MS"]
-            self._hold_start = es if es > self._hold_since else self._hold_since
-            self._hold_tick = t
-            self._hold_pitch0 = ux
-            self._hold_announced = False
-        if not self._hold_announced:
-            # a hold is only announced once it is long enough to be reported,
-            # so every HOLD_START on the stream gets its HOLD_END
-            if t - self._hold_start < tn["HOLD_MIN_MS"]:
-                return
-            self._hold_announced = True
-            self.emit((E.EV_HOLD_START, t, self._hold_kind, self._hold_start, 0, 0, 0, 0))
-            return
-        if t - self._hold_tick >= tn["HOLD_TICK_MS"]:
-            self._hold_tick = t
-            sw = self._sway_dmg()
-            self.emit((E.EV_HOLD_TICK, t, self._hold_kind, t - self._hold_start, sw,
-                       self._stability(sw), asin_ddeg(ux) - asin_ddeg(self._hold_pitch0), 0))
-
-    def _effort(self, pct):
-        # effort shows as muscle tremor well above the resting floor
-        if self.hint_kind in E.HOLD_KINDS:
-            return True
-        f = self._pfloor[self.posture] or self._floor16
-        return self._tremor16 * 100 >= f * pct
-
-    def _hold_class(self, p, ux):
-        if self._effort_since < 0:
-            return E.K_NONE
-        if p == E.P_SIDE_L or p == E.P_SIDE_R:
-            return E.K_SIDE_PLANK
-        if ux > self.tun["COBRA_MIN_MILLI"]:
-            return E.K_COBRA
-        if self.hint_kind == E.K_COBRA:
-            return E.K_COBRA
-        return E.K_PLANK
-
-    def _sway_dmg(self):
-        if not self._hn:
-            return 0
-        return isqrt(self._hsum // self._hn * 100)
-
-    def _stability(self, sway_dmg):
-        ref = self.tun["SWAY_REF_DMG"]
-        return 100 * ref // (ref + sway_dmg)
-
-    def _pause_hold(self, t):
-        """Steadiness or effort lost: the hold may still resume within HOLD_REJOIN_MS."""
-        self._hold_on = False
-        self._hold_paused = True
-        self._paused_end = t
-
-    def _end_hold(self, t):
-        """The hold is over (posture change, a rep, the end): report it."""
-        if self._hold_on:
-            self._pause_hold(t)
-        if not self._hold_paused:
-            return
-        self._hold_paused = False
-        t_end = self._paused_end
-        dur = t_end - self._hold_start
-        if self._hold_announced:
-            self._hold_announced = False
-            sw = self._sway_dmg()
-            g = self._g16
-            gx = g[0] >> 4
-            gn = isqrt(gx * gx + (g[1] >> 4) * (g[1] >> 4) + (g[2] >> 4) * (g[2] >> 4)) or 1
-            drift = asin_ddeg(gx * 1000 // gn) - asin_ddeg(self._hold_pitch0)
-            self.emit((E.EV_HOLD_END, t, self._hold_kind, self._hold_start, dur, sw,
-                       self._stability(sw), drift))
-        self._hold_since = t
-        self._sway_sum = self._sway_n = 0
-        self._hsum = self._hn = 0
-        self._h16[0] = 0x7fffffff
-
 def _seat(b, sx, sy, sz, n):
     """The rep baseline (x16) at the mean of n directions summed in sx, sy, sz."""
     b[0] = (sx // n) << 4
     b[1] = (sy // n) << 4
     b[2] = (sz // n) << 4
-
-
-def _lp3(v, x, y, z, k):
-    """One step of a shift low-pass on a 3-vector kept x16: v += (16*x - v) / 2**k."""
-    v[0] += ((x << 4) - v[0]) >> k
-    v[1] += ((y << 4) - v[1]) >> k
-    v[2] += ((z << 4) - v[2]) >> k
 
 
 def _drop(ev):

@@ -47,3 +47,10 @@ def clamp(v, lo, hi):
     if v > hi:
         return hi
     return v
+
+
+def lp3(v, x, y, z, k):
+    """One step of a shift low-pass on a 3-vector kept x16: v += (16*x - v) / 2**k."""
+    v[0] += ((x << 4) - v[0]) >> k
+    v[1] += ((y << 4) - v[1]) >> k
+    v[2] += ((z << 4) - v[2]) >> k

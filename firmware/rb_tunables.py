@@ -46,19 +46,22 @@ DEFAULTS = {
     "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
     "SET_GAP_MS": 12000,          # no rep for this long ends a set
     "SET_GAP_RHYTHM_X": 3,        # ... or 3 of its rep intervals (a missed rep leaves 2), never below REP_MAX_MS
-    "HOLD_CONFIRM_MS": 4000,      # steady this long in a hold posture starts a hold (backdated)
-    "HOLD_MIN_MS": 8000,          # shorter steady spells are not reported as holds
-    "HOLD_BREAK_MS": 800,         # unsteady this long pauses a hold ...
-    "HOLD_REJOIN_MS": 0,          # ... which ends unless it resumes within this long
-    "HOLD_RESUME_MS": 1000,       # steady with effort again this long resumes it
-    "HOLD_TILT_MG": 40,           # the body tilting this far (~3 deg) from the hold's slow gravity breaks it
-    "HOLD_MOTION_MG": 60,         # per-frame deviation from the slow gravity that breaks steadiness
-    "HOLD_MOTION_SWAY_X": 3,      # ... or this many times the hold's own RMS sway, if more (a shaky hold goes on)
-    "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the resting floor tells effort from rest ...
+    "HOLD_CONFIRM_MS": 4000,      # a still spell in a hold posture this long, with evidence, starts a hold (backdated)
+    "HOLD_MIN_MS": 8000,          # shorter holds are not reported
+    "HOLD_SPELL_MS": 400,         # a still spell begins when gravity stays in the REST_SPELL_MILLI cone this long
+    "HOLD_BREAK_MS": 400,         # low-frequency movement this long ends a spell (a hold in it ends where it began)
+    "HOLD_MOVE_MG": 15,           # |f| - 1 g, smoothed ~0.16 s: the pelvis accelerating up or down
+    "HOLD_TILT_MG": 40,           # the body tilting this far (~2.3 deg) from the spell's slow gravity is movement ...
+    "HOLD_TILT_SWAY_X": 3,        # ... or this many times its RMS sway, if more (a shaky hold goes on)
+    "HOLD_LIFT_MIN_MM": 120,      # the pelvis went up this far into a spell: a plank's lift from lying ...
+    "HOLD_LIFT_MAX_MM": 350,      # ... but not further (up onto all fours from lying is ~40 cm)
+    "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the posture's resting level is effort ...
     "HOLD_KEEP_TREMOR_PCT": 140,  # ... and above 1.4x keeps it (hysteresis)
+    "HOLD_EFFORT_SHARE_PCT": 50,  # ... for at least this share of a spell's frames to start a hold
+    "HOLD_END_TREMOR_PCT": 50,    # a hold held by effort alone ends when tremor falls below 50% of its mean ...
+    "HOLD_LEVEL_PCT": 75,         # ... backdated to when it last stood above 75% of it
     "TREMOR_LAG_MS": 0,           # the smoothed tremor rises this long after the effort does
-    "HOLD_END_TREMOR_PCT": 60,    # a hold ends when tremor falls below 60% of the hold's own level
-    "COBRA_MIN_MILLI": 250,       # head-up incline (sin) above which a prone hold is a cobra
+    "COBRA_MIN_MILLI": 250,       # the head end went up this far (sin, ~14.5 deg) into a face-down hold: a cobra
     "SWAY_SETTLE_MS": 1000,       # sway is measured from this long after the body becomes steady
     "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
     "HOLD_TICK_MS": 1000,

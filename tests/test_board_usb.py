@@ -294,7 +294,7 @@ def test_calibrate_fit_uploads_thresholds(tmp_path, deployed_flash, monkeypatch)
     shutil.copy(src, rec / "a.csv")
     shutil.copy(src.with_name("fours_default.labels.json"), rec / "a.labels.json")
     # a small grid keeps the test quick; the default values are always tried first
-    monkeypatch.setattr(board_fit, "GRID", {"REP_HI_MILLI": (80, 200), "HOLD_MOTION_MG": (60,),
+    monkeypatch.setattr(board_fit, "GRID", {"REP_HI_MILLI": (80, 200), "HOLD_TREMOR_PCT": (150,),
                                             "STEP_MIN_MG": (30,)})
     r = board_fit.fit(rec)
     assert r["n"] == 1 and r["score"] <= r["default_score"]

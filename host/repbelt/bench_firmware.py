@@ -82,7 +82,7 @@ print("RESULT", total, alloc, measured, peak - base, peak, t_us, events[0])
 """
 
 
-CORE_MODULES = ("rb_events", "rb_fixed", "rb_mount", "rb_steps", "rb_tunables", "rb_engine")
+CORE_MODULES = ("rb_events", "rb_fixed", "rb_mount", "rb_steps", "rb_hold", "rb_tunables", "rb_engine")
 
 
 def _mpy_cross():
@@ -134,6 +134,9 @@ def main(minutes=10):
     if not r["ok"]:
         print("heapsize=64K: FAILED (%s)" % r["error"])
         r = run(minutes, "256K")
+        if not r["ok"]:
+            print("heapsize=256K: FAILED (%s)" % r["error"])
+            return r
     us = r["us_per_sample"]
     share = us * ESP32_SLOWDOWN * RATE_HZ / 1e6 * 100
     print("core under the MicroPython unix port, %d min at %d Hz (%d samples, %d events)" % (

@@ -19,7 +19,7 @@ from .errors import UserError
 # the grid: a few values around each default (rep threshold pairs move together)
 GRID = {
     "REP_HI_MILLI": (60, 80, 100, 120),
-    "HOLD_MOTION_MG": (45, 60, 80),
+    "HOLD_TREMOR_PCT": (130, 150, 180),
     "STEP_MIN_MG": (20, 30, 40),
 }
 HOLD_S_PER_ERROR = 5.0     # 5 s of hold error weighs like one miscounted rep
