@@ -82,6 +82,7 @@ class HoldDetector:
         self._sp_frames = 0
         self._eff_frames = 0
         self._eff_t = -1            # effort since (-1: not now)
+        self._rest_t = 0            # the tremor last stood at its resting level
         self._an_t = -1             # the still-cone run started at (-1: none)
         self._an_fs = self._an_n = 0    # ... the sum of |f| over it
         self._va_lo = self._va_hi = 0   # ... and the range of va
@@ -92,7 +93,7 @@ class HoldDetector:
         self._dz_due = -1           # when to measure the lift into the spell
         self._entry_dz = 0          # the pelvis went up (+) into the spell by, mm
         self._pre_ux = UNSET        # head-end incline before the transit
-        self._entry_ux = UNSET      # ... into the spell (UNSET: not known)
+        self._entry_dux = 0         # ... and how far it went up into the spell
         self._sway_sum = self._sway_n = 0
         self._va_sum = self._va_n = 0   # the spell's own shake of |f| (mean square)
         self._h16[0] = UNSET
@@ -135,12 +136,16 @@ class HoldDetector:
             # (a shaky hold shakes |f| too: movement is well beyond its own shake)
             v = isqrt(self._va_sum // self._va_n) * tn["HOLD_TILT_SWAY_X"]
             if v > lim:
-                lim = v
+                lim = v if v < 4 * lim else 4 * lim
         moving = va > lim or -va > lim
         if self._sp_on and not moving:
+            # (never beyond HOLD_TILT_MAX_MG: a slow turn would raise the sway
+            # it is measured by as it goes)
             lim = self._sway_rms() * tn["HOLD_TILT_SWAY_X"]
             if lim < tn["HOLD_TILT_MG"]:
                 lim = tn["HOLD_TILT_MG"]
+            elif lim > tn["HOLD_TILT_MAX_MG"]:
+                lim = tn["HOLD_TILT_MAX_MG"]
             moving = self._tilt(gx, gy, gz) > lim
         if moving:
             self._gap_n = 0
@@ -194,6 +199,8 @@ class HoldDetector:
             if f:
                 eff = tr16 * 100 >= f * tn["HOLD_TREMOR_PCT"]
                 keep = eff or tr16 * 100 >= f * tn["HOLD_KEEP_TREMOR_PCT"]
+                if tr16 * 100 <= f * tn["HOLD_REST_TREMOR_PCT"]:
+                    self._rest_t = t
             if self.hint_kind in E.HOLD_KINDS:
                 eff = keep = True
         if self._sp_on and eff:
@@ -212,7 +219,9 @@ class HoldDetector:
         if self.on:
             self._pitch = ux
             self._in_hold(t, ux, tr16, keep, blocked)
-        elif not blocked:
+        elif blocked:
+            self._restart_spell()   # a rep set: what the spell showed so far was the set
+        else:
             self._maybe_start(t, p, ux, tr16)
 
     def _floor(self, tr16):
@@ -262,8 +271,7 @@ class HoldDetector:
         h[0] = gx << 4
         h[1] = gy << 4
         h[2] = gz << 4
-        self._entry_dz = 0
-        self._entry_ux = UNSET
+        self._entry_dz = self._entry_dux = 0
         if self._tr_t < 0:
             self._tr_t = t0
         self._dz_due = t + LIFT_POST_MS
@@ -273,12 +281,12 @@ class HoldDetector:
         self._dz_due = -1
         fm = self.frame_ms
         dz = self._lift_mm((self._sp_start - self._tr_t) // fm + 1, (t - self._sp_start) // fm + 1)
-        self._entry_ux = self._pre_ux
+        dux = self._ux - self._pre_ux if self._pre_ux != UNSET else 0
         if self._posture_t >= self._tr_t - self.tun["POSTURE_SETTLE_MS"]:
-            dz = 0                  # the transit was a change of posture: it says nothing
-            self._entry_ux = UNSET
+            dz = dux = 0            # the transit was a change of posture: it says nothing
         self._tr_t = -1
         self._entry_dz = dz
+        self._entry_dux = dux
 
     def _lift_mm(self, n_tr, n_post):
         """Vertical displacement over n_tr transit frames followed by n_post
@@ -361,7 +369,7 @@ class HoldDetector:
             b |= B_EFFORT
         if tn["HOLD_LIFT_MIN_MM"] <= self._entry_dz <= tn["HOLD_LIFT_MAX_MM"]:
             b |= B_LIFTED       # the pelvis went up into it
-        if p == E.P_PRONE and self._entry_ux != UNSET and ux - self._entry_ux >= tn["COBRA_MIN_MILLI"]:
+        if p == E.P_PRONE and self._entry_dux >= tn["COBRA_MIN_MILLI"]:
             b |= B_INCLINED     # the head end went up into it, far
         return b
 
@@ -386,8 +394,8 @@ class HoldDetector:
         self.kind = kind
         self._basis = b
         st = self._sp_start
-        if b == B_EFFORT and self._eff_t - tn["TREMOR_LAG_MS"] > st:
-            st = self._eff_t - tn["TREMOR_LAG_MS"]     # lay still first, then the effort began
+        if b == B_EFFORT and self._rest_t > st:
+            st = self._rest_t       # lay still first: the effort began when the tremor left its resting level
         self.start = st
         self._tick = t
         self._pitch0 = self._pitch = ux
@@ -454,12 +462,16 @@ class HoldDetector:
                        self.stability(sw), asin_ddeg(self._pitch) - asin_ddeg(self._pitch0)))
         self._reset_hold()
         if self._sp_on:
-            # the spell goes on (the effort stopped, a set began): it has to
-            # show its own evidence again before it is another hold
-            self._sp_start = self._t
-            self._sp_frames = self._eff_frames = 0
-            self._eff_t = -1
-            self._sway_sum = self._sway_n = 0
+            self._restart_spell()
+
+    def _restart_spell(self):
+        # the spell goes on (the effort stopped, a set is under way): it has
+        # to show its own evidence again before it is another hold
+        self._sp_start = self._t
+        self._sp_frames = self._eff_frames = 0
+        self._eff_t = -1
+        self._sway_sum = self._sway_n = 0
+        self._entry_dz = self._entry_dux = 0
 
     def finish(self, t):
         self._t = t

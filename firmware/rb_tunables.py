@@ -52,7 +52,8 @@ DEFAULTS = {
     "HOLD_BREAK_MS": 400,         # low-frequency movement this long ends a spell (a hold in it ends where it began)
     "HOLD_MOVE_MG": 15,           # |f| - 1 g, smoothed ~0.16 s: the pelvis accelerating up or down
     "HOLD_TILT_MG": 40,           # the body tilting this far (~2.3 deg) from the spell's slow gravity is movement ...
-    "HOLD_TILT_SWAY_X": 3,        # ... or this many times its RMS sway, if more (a shaky hold goes on)
+    "HOLD_TILT_SWAY_X": 3,        # ... or this many times its RMS sway, if more (a shaky hold goes on) ...
+    "HOLD_TILT_MAX_MG": 150,      # ... but not beyond this (~8.6 deg)
     "HOLD_LIFT_MIN_MM": 120,      # the pelvis went up this far into a spell: a plank's lift from lying ...
     "HOLD_LIFT_MAX_MM": 350,      # ... but not further (up onto all fours from lying is ~40 cm)
     "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the posture's resting level is effort ...
@@ -60,7 +61,7 @@ DEFAULTS = {
     "HOLD_EFFORT_SHARE_PCT": 50,  # ... for at least this share of a spell's frames to start a hold
     "HOLD_END_TREMOR_PCT": 50,    # a hold held by effort alone ends when tremor falls below 50% of its mean ...
     "HOLD_LEVEL_PCT": 75,         # ... backdated to when it last stood above 75% of it
-    "TREMOR_LAG_MS": 0,           # the smoothed tremor rises this long after the effort does
+    "HOLD_REST_TREMOR_PCT": 115,  # ... a hold held by effort began when tremor last stood within 115% of the resting level
     "COBRA_MIN_MILLI": 250,       # the head end went up this far (sin, ~14.5 deg) into a face-down hold: a cobra
     "SWAY_SETTLE_MS": 1000,       # sway is measured from this long after the body becomes steady
     "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
