@@ -804,7 +804,9 @@ class Engine:
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
         if self.holds.on:
-            # the body was not holding still after all: the hold (if any) ended
+            if self.holds.basis != rb_hold.B_EFFORT:
+                return      # held up off the floor: its sag or wobble is not a rep
+            # tremor alone made it a hold, and reps are going on: the hold ended
             # where this excursion began
             self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:

@@ -109,7 +109,7 @@ class HoldDetector:
         self._trs = self._trn = 0   # the hold's tremor: sum and frames (x16)
         self._eff_hi_t = 0          # the tremor last stood at the hold's level
         self._low_t = -1            # tremor below the hold's level since
-        self._basis = 0             # evidence bits that started it
+        self.basis = 0             # evidence bits that started it
 
     # ---------------------------------------------------------------- frame
     def frame(self, t, p, gx, gy, gz, ux, uy, uz, fx, fy, fz, tr16, blocked):
@@ -392,7 +392,7 @@ class HoldDetector:
             kind = E.K_PLANK
         self.on = True
         self.kind = kind
-        self._basis = b
+        self.basis = b
         st = self._sp_start
         if b == B_EFFORT and self._rest_t > st:
             st = self._rest_t       # lay still first: the effort began when the tremor left its resting level
@@ -412,7 +412,7 @@ class HoldDetector:
         if blocked:
             self.end(self._calm_t)
             return
-        if self._basis == B_EFFORT and tr16 > 0:
+        if self.basis == B_EFFORT and tr16 > 0:
             # held by effort alone: over when the tremor of effort falls away
             self._trs += tr16
             self._trn += 1
