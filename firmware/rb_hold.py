@@ -44,7 +44,8 @@ FLOOR_BLOCKS = 48          # ... the lowest of the last 48 blocks (2 minutes)
 UNSET = 0x7fffffff
 LIFT_LEAD_FRAMES = 4       # the lift is integrated from this long before movement was noticed (it starts gently)
 ACT_GAP_FRAMES = 5         # movement goes on through calm gaps shorter than this
-SPELL_KEEP_MS = 1000       # a spell shorter than this is a pause inside one transit
+SPELL_KEEP_MS = 400        # a spell shorter than this is a pause inside one transit
+QUIET_BACK_MS = 1500       # a transit began at most this long before it was noticed
 LIFT_POST_MS = 600         # the lift into a spell is measured this long after it began
 G_MM_S2 = 9807             # 1 g in mm/s^2
 B_EFFORT = 1               # evidence bits
@@ -89,6 +90,7 @@ class HoldDetector:
         self._act_t = -1            # moving since (-1: calm)
         self._gap_n = 0             # calm frames in a row while moving
         self._calm_t = self._t      # last calm frame
+        self._quiet_t = self._t     # last frame well inside the calm limits (in a spell)
         self._tr_t = -1             # the transit into the coming spell began at
         self._dz_due = -1           # when to measure the lift into the spell
         self._entry_dz = 0          # the pelvis went up (+) into the spell by, mm
@@ -138,7 +140,8 @@ class HoldDetector:
             if v > lim:
                 lim = v if v < 4 * lim else 4 * lim
         moving = va > lim or -va > lim
-        if self._sp_on and not moving:
+        quiet = 2 * va <= lim and -2 * va <= lim
+        if self._sp_on:
             # (never beyond HOLD_TILT_MAX_MG: a slow turn would raise the sway
             # it is measured by as it goes)
             lim = self._sway_rms() * tn["HOLD_TILT_SWAY_X"]
@@ -146,7 +149,11 @@ class HoldDetector:
                 lim = tn["HOLD_TILT_MG"]
             elif lim > tn["HOLD_TILT_MAX_MG"]:
                 lim = tn["HOLD_TILT_MAX_MG"]
-            moving = self._tilt(gx, gy, gz) > lim
+            tl = self._tilt(gx, gy, gz)
+            if tl > lim:
+                moving = True
+            if 2 * tl > lim:
+                quiet = False
         if moving:
             self._gap_n = 0
             if self._act_t < 0:
@@ -162,6 +169,10 @@ class HoldDetector:
                     self._act_t = -1
             if self._act_t < 0:
                 self._calm_t = t
+                if quiet:
+                    # (movement starts gently: it is noticed some frames
+                    # after it began, but it began after the last quiet frame)
+                    self._quiet_t = t
         if not self._sp_on:
             # a spell begins once gravity stays in a small cone and |f|
             # stays level (within twice HOLD_MOVE_MG: a steady offset is the
@@ -314,17 +325,19 @@ class HoldDetector:
         return z * G_MM_S2 // 1000 * self.frame_ms * self.frame_ms // 1000000
 
     def _spell_end(self, t):
-        """A transit began: the spell (and a hold in it) ended at the last calm frame."""
+        """A transit began: the spell (and a hold in it) ended at the last quiet frame."""
+        if self._quiet_t < self._calm_t - QUIET_BACK_MS:
+            self._quiet_t = self._calm_t - QUIET_BACK_MS
         if self._sp_frames * self.frame_ms >= SPELL_KEEP_MS or self._tr_t < 0:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
-            self._tr_t = self._act_t
+            self._tr_t = self._quiet_t
             self._pre_ux = self._ux
         self._sp_on = False
         self._dz_due = -1
         self._an_t = -1
         self._va_sum = self._va_n = 0
-        self.end(self._calm_t)
+        self.end(self._quiet_t)
 
     def _sway(self, t, fx, fy, fz):
         # acceleration perpendicular to the spell's slow gravity, as a mean of
