@@ -46,6 +46,7 @@ LIFT_LEAD_FRAMES = 4       # the lift is integrated from this long before moveme
 ACT_GAP_FRAMES = 5         # movement goes on through calm gaps shorter than this
 SPELL_KEEP_MS = 400        # a spell shorter than this is a pause inside one transit
 QUIET_BACK_MS = 1500       # a transit began at most this long before it was noticed
+POSTURE_MARGIN_MS = 200
 LIFT_POST_MS = 600         # the lift into a spell is measured this long after it began
 G_MM_S2 = 9807             # 1 g in mm/s^2
 B_EFFORT = 1               # evidence bits
@@ -293,8 +294,10 @@ class HoldDetector:
         fm = self.frame_ms
         dz = self._lift_mm((self._sp_start - self._tr_t) // fm + 1, (t - self._sp_start) // fm + 1)
         dux = self._ux - self._pre_ux if self._pre_ux != UNSET else 0
-        if self._posture_t >= self._tr_t - self.tun["POSTURE_SETTLE_MS"]:
-            dz = dux = 0            # the transit was a change of posture: it says nothing
+        if self._posture_t - self.tun["POSTURE_SETTLE_MS"] >= self._tr_t - POSTURE_MARGIN_MS:
+            # the body came into this posture during the transit (a posture is
+            # settled POSTURE_SETTLE_MS after that): it says nothing
+            dz = dux = 0
         self._tr_t = -1
         self._entry_dz = dz
         self._entry_dux = dux
@@ -332,7 +335,10 @@ class HoldDetector:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
             self._tr_t = self._quiet_t
-            self._pre_ux = self._ux
+            # (the spell's slow gravity: where the body was before it began to move)
+            h = self._h16
+            sx = h[0] >> 4
+            self._pre_ux = sx * 1000 // (isqrt(sx * sx + (h[1] >> 4) * (h[1] >> 4) + (h[2] >> 4) * (h[2] >> 4)) or 1)
         self._sp_on = False
         self._dz_due = -1
         self._an_t = -1
