@@ -47,6 +47,7 @@ ACT_GAP_FRAMES = 5         # movement goes on through calm gaps shorter than thi
 SPELL_KEEP_MS = 400        # a spell shorter than this is a pause inside one transit
 QUIET_BACK_MS = 1500       # a transit began at most this long before it was noticed
 POSTURE_MARGIN_MS = 200
+SWAY_MIN_FRAMES = 12       # a spell's own shake of |f| widens its limit once measured over 0.5 s
 LIFT_POST_MS = 600         # the lift into a spell is measured this long after it began
 G_MM_S2 = 9807             # 1 g in mm/s^2
 B_EFFORT = 1               # evidence bits
@@ -135,7 +136,7 @@ class HoldDetector:
         # -- still spells and transits
         va = self._va16 >> 4
         lim = tn["HOLD_MOVE_MG"]
-        if self._va_n:
+        if self._va_n >= SWAY_MIN_FRAMES:
             # (a shaky hold shakes |f| too: movement is well beyond its own shake)
             v = isqrt(self._va_sum // self._va_n) * tn["HOLD_TILT_SWAY_X"]
             if v > lim:
