@@ -70,7 +70,6 @@ class Engine:
     def __init__(self, rate_hz=100, has_gyro=True, mount=MOUNT_DEFAULT,
                  rotation=None, tun=None, emit=None):
         self.tun = t = tun if tun is not None else rb_tunables.DEFAULTS
-        self.rate_hz = rate_hz
         self.has_gyro = has_gyro
         self.emit = emit if emit is not None else _drop
         self.mount = mount
@@ -87,12 +86,10 @@ class Engine:
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
         self._t_last = -1
-        self._lf0 = self._lf1 = self._lf2 = self._lf3 = 0    # the last frame
-        self._lq0 = self._lq1 = self._lq2 = 0                # the one before
-        self._n_lf = 0
+        # the last frame (x, y, z, gyro L1), the one before (x, y, z), frames seen (up to 2)
+        self._lf = [0, 0, 0, 0, 0, 0, 0, 0]
         self._reset_filters()
         self.posture = E.P_UNKNOWN
-        self._posture_t = 0
         self._cand_posture = E.P_UNKNOWN
         self._cand_since = 0
         # excursion bookkeeping kept in lists, not attributes (the board's heap):
@@ -106,10 +103,7 @@ class Engine:
         self._sh = [0] * 15
         self._reset_rep_state()
         self._reset_set()
-        self.frames = 0
-        self.levelled = 0
-        self._lv_n = 0
-        self._lv_t = self._lv_x = self._lv_y = self._lv_z = 0
+        self._lv = [0, 0, 0, 0, 0]     # levelling: frames, start, sum of x, y, z
 
     # ------------------------------------------------------------------ API
     def feed(self, t_ms, ax, ay, az, gx, gy, gz):
@@ -124,7 +118,8 @@ class Engine:
                 fm = self.frame_ms
                 tb = self._bin_end + fm
                 while tb <= t_ms:
-                    self._frame(tb - 1, self._lf0, self._lf1, self._lf2, self._lf3, -1)
+                    lf = self._lf
+                    self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -1)
                     tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         n = self._n
@@ -187,25 +182,24 @@ class Engine:
         # rising to 12.5 Hz, where muscle tremor lives: a 10 Hz tremor passes
         # at x3.6, the movement of a rep or a transit at under x0.02)
         tr = -1
-        if self._n_lf >= 2:
-            tr = (abs(fx - 2 * self._lf0 + self._lq0) + abs(fy - 2 * self._lf1 + self._lq1)
-                  + abs(fz - 2 * self._lf2 + self._lq2))
+        lf = self._lf
+        if lf[7] >= 2:
+            tr = abs(fx - 2 * lf[0] + lf[4]) + abs(fy - 2 * lf[1] + lf[5]) + abs(fz - 2 * lf[2] + lf[6])
         else:
-            self._n_lf += 1
-        self._lq0 = self._lf0
-        self._lq1 = self._lf1
-        self._lq2 = self._lf2
+            lf[7] += 1
+        lf[4] = lf[0]
+        lf[5] = lf[1]
+        lf[6] = lf[2]
         self._n = 0
         self._sx = self._sy = self._sz = 0
         self._wx = self._wy = self._wz = 0
-        self._lf0 = fx
-        self._lf1 = fy
-        self._lf2 = fz
-        self._lf3 = wl1
+        lf[0] = fx
+        lf[1] = fy
+        lf[2] = fz
+        lf[3] = wl1
         self._frame(t, fx, fy, fz, wl1, tr)
 
     def _frame(self, t, fx, fy, fz, wl1, tr):
-        self.frames += 1
         if self.calibrator is not None and self.calibrator.status < 0:
             if self.calibrator.feed(t, fx, fy, fz, wl1):
                 self._calibration_done(t)
@@ -303,20 +297,21 @@ class Engine:
         lying and face-down angles are measured from the real body axes."""
         tn = self.tun
         if self.posture != E.P_UPRIGHT or motion > tn["LEVEL_STILL_MG"] or self._set_kind or self.holds.on:
-            self._lv_n = 0
+            self._lv[0] = 0
             return False
-        if self._lv_n == 0:
-            self._lv_t = t
-            self._lv_x = self._lv_y = self._lv_z = 0
-        self._lv_n += 1
-        self._lv_x += fx
-        self._lv_y += fy
-        self._lv_z += fz
-        if t - self._lv_t < tn["LEVEL_STILL_MS"]:
+        lv = self._lv
+        if lv[0] == 0:
+            lv[1] = t
+            lv[2] = lv[3] = lv[4] = 0
+        lv[0] += 1
+        lv[2] += fx
+        lv[3] += fy
+        lv[4] += fz
+        if t - lv[1] < tn["LEVEL_STILL_MS"]:
             return False
-        n = self._lv_n
-        m = (self._lv_x // n, self._lv_y // n, self._lv_z // n)
-        self._lv_n = 0
+        n = lv[0]
+        m = (lv[2] // n, lv[3] // n, lv[4] // n)
+        lv[0] = 0
         gn = isqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]) or 1
         off = isqrt(m[1] * m[1] + m[2] * m[2]) * 1000 // gn     # sin of the tilt from body x
         if off < tn["LEVEL_MIN_MILLI"] or off > tn["LEVEL_MAX_MILLI"]:
@@ -325,7 +320,6 @@ class Engine:
         if C is None:
             return False
         self.rotation = rb_mount.compose(C, self.rotation)
-        self.levelled += 1
         self._reset_filters()
         return True
 
@@ -374,7 +368,6 @@ class Engine:
         if t - self._cand_since >= self.tun["POSTURE_SETTLE_MS"]:
             prev = self.posture
             self.posture = p
-            self._posture_t = t
             self._posture_changed(t)
             self.emit((E.EV_POSTURE, t, p, prev, 0, 0, 0, 0))
 
@@ -799,7 +792,6 @@ class Engine:
         self._pend_t = [0, 0, 0, 0]  # type: list
         self._pend = [None, None, None, None]  # type: list
         self._half = None            # cat-cow: first half of a cycle
-        self._sets_total = 0
 
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
