@@ -117,6 +117,9 @@ class HoldDetector:
         self._entry_dz = 0          # the pelvis went up (+) into the spell by, mm
         self._pre_ux = _UNSET       # head-end incline before the transit ...
         self._entry_dux = 0         # ... and how far it went up into the spell
+        # the way in across wobbles: when the body got here, and the way in of
+        # the short spell before the last transit (its time -1: none)
+        self._way = [-1, -1, 0, 0]
         a = self._acc
         a[_SWAY] = a[_SWAY_N] = a[_SHAKE] = a[_SHAKE_N] = 0
         self._h16[0] = _UNSET
@@ -226,6 +229,7 @@ class HoldDetector:
                 h[1] = gy << 4
                 h[2] = gz << 4
                 self._entry_dz = self._entry_dux = 0
+                self._way[0] = an[_AN_T]
                 if self._tr_t < 0:
                     self._tr_t = an[_AN_T]
                 self._dz_due = t + _LIFT_POST_MS
@@ -310,11 +314,21 @@ class HoldDetector:
             z -= v * n // 2         # the level error the left-over velocity shows
             # z is mg * frames^2: x 9.807 mm/s^2 per mg x (frame_ms / 1000 s)^2
             z = z * 9807 // 1000 * fm * fm // 1000000
+        tn = self.tun
         dux = self._ux - self._pre_ux if self._pre_ux != _UNSET else 0
-        if self._posture_t - self.tun["POSTURE_SETTLE_MS"] >= self._tr_t - _MARGIN_MS:
+        w = self._way
+        if self._posture_t - tn["POSTURE_SETTLE_MS"] >= self._tr_t - _MARGIN_MS:
             # the body came into this posture during the transit (a posture is
             # settled POSTURE_SETTLE_MS after that): it says nothing
             z = dux = 0
+            w[1] = -1
+        elif (w[1] >= 0 and 2 * z < tn["HOLD_LIFT_MIN_MM"] and -2 * z < tn["HOLD_LIFT_MIN_MM"]
+              and 2 * dux < tn["COBRA_MIN_MILLI"] and -2 * dux < tn["COBRA_MIN_MILLI"]):
+            # a wobble after a short spell, back to about the same place: the
+            # way in is still the one into that spell
+            z += w[2]
+            dux += w[3]
+            w[0] = w[1]
         self._tr_t = -1
         self._entry_dz = z
         self._entry_dux = dux
@@ -323,10 +337,17 @@ class HoldDetector:
         """A transit began: the spell (and a hold in it) ended at the last quiet frame."""
         if self._quiet_t < self._calm_t - _QUIET_BACK_MS:
             self._quiet_t = self._calm_t - _QUIET_BACK_MS
-        if self._sp_frames * self.frame_ms >= self.tun["HOLD_SPELL_MS"] or self._tr_t < 0:
+        ms = self._sp_frames * self.frame_ms
+        if ms >= self.tun["HOLD_SPELL_MS"] or self._tr_t < 0:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
             self._tr_t = self._quiet_t
+            if self._dz_due < 0:
+                # (a spell over before its way in was measured leaves the carry as it was)
+                w = self._way
+                w[1] = w[0] if ms < self.tun["HOLD_CONFIRM_MS"] else -1
+                w[2] = self._entry_dz
+                w[3] = self._entry_dux
             # (the spell's slow gravity: where the body was before it moved)
             h = self._h16
             sx = h[0] >> 4
@@ -386,8 +407,11 @@ class HoldDetector:
         self.kind = kind
         self.basis = b
         st = self._sp_start
-        if b == B_EFFORT and self._rest_t > st:
-            st = self._rest_t       # lay still first: the effort began when the tremor left its resting level
+        if b == B_EFFORT:
+            if self._rest_t > st:
+                st = self._rest_t   # lay still first: the effort began when the tremor left its resting level
+        elif 0 <= self._way[0] < st:
+            st = self._way[0]       # up in it since the body got there (wobbles on the way are part of it)
         self.start = st
         self._tick = self._eff_hi_t = t
         self._pitch0 = self._pitch = ux
@@ -455,6 +479,8 @@ class HoldDetector:
         self._sp_frames = self._eff_frames = self._acc[_SWAY] = self._acc[_SWAY_N] = 0
         self._eff_t = -1
         self._entry_dz = self._entry_dux = 0
+        self._way[0] = self._t
+        self._way[1] = -1
 
     def finish(self, t):
         self._t = t
