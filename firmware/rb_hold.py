@@ -295,6 +295,13 @@ class HoldDetector:
         (mm), and the head end."""
         self._dz_due = -1
         fm = self.frame_ms
+        tn = self.tun
+        turned = self._posture_t - tn["POSTURE_SETTLE_MS"] >= self._tr_t - _MARGIN_MS
+        if turned:
+            # the body came into this posture during the transit (a posture is
+            # settled POSTURE_SETTLE_MS after that): the way in is measured
+            # from when it had settled
+            self._tr_t = self._posture_t if self._posture_t < self._sp_start else self._sp_start
         n_post = (t - self._sp_start) // fm + 1
         n = (self._sp_start - self._tr_t) // fm + 1 + _LIFT_LEAD + n_post
         if n > self._fn:
@@ -314,13 +321,10 @@ class HoldDetector:
             z -= v * n // 2         # the level error the left-over velocity shows
             # z is mg * frames^2: x 9.807 mm/s^2 per mg x (frame_ms / 1000 s)^2
             z = z * 9807 // 1000 * fm * fm // 1000000
-        tn = self.tun
         dux = self._ux - self._pre_ux if self._pre_ux != _UNSET else 0
         w = self._way
-        if self._posture_t - tn["POSTURE_SETTLE_MS"] >= self._tr_t - _MARGIN_MS:
-            # the body came into this posture during the transit (a posture is
-            # settled POSTURE_SETTLE_MS after that): it says nothing
-            z = dux = 0
+        if turned:
+            dux = 0                 # (the incline before is that of another posture)
             w[1] = -1
         elif (w[1] >= 0 and 2 * z < tn["HOLD_LIFT_MIN_MM"] and -2 * z < tn["HOLD_LIFT_MIN_MM"]
               and 2 * dux < tn["COBRA_MIN_MILLI"] and -2 * dux < tn["COBRA_MIN_MILLI"]):
