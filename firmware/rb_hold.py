@@ -339,7 +339,9 @@ class HoldDetector:
 
     def _spell_end(self):
         """A transit began: the spell (and a hold in it) ended at the last quiet frame."""
-        if self._quiet_t < self._calm_t - _QUIET_BACK_MS:
+        if self._quiet_t < self._sp_start:
+            self._quiet_t = self._calm_t    # (no quiet frame in this spell at all)
+        elif self._quiet_t < self._calm_t - _QUIET_BACK_MS:
             self._quiet_t = self._calm_t - _QUIET_BACK_MS
         ms = self._sp_frames * self.frame_ms
         if ms >= self.tun["HOLD_SPELL_MS"] or self._tr_t < 0:
