@@ -467,6 +467,16 @@ class Engine:
                     self._seat_tmp = False
             else:
                 self._quiet_since = -1
+            if self._seat_tmp:
+                # still settling into the posture: the body coming to rest
+                # anywhere near the provisional seat (as long as a rep takes)
+                # is the start position
+                self._spell(t, ux, uy, uz)
+                sp = self._sp
+                if sp[4] * self.frame_ms >= tn["REP_MIN_MS"]:
+                    _seat(b, sp[5], sp[6], sp[7], sp[4])
+                    self._seat_tmp = False
+                    return
             # the baseline follows the resting position, but only slowly
             # toward the side the reps go, so the start of each slow rep
             # cannot drag it along

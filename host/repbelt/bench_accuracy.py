@@ -12,6 +12,14 @@ match counts 0 reps.  Printed per source and per kind:
 - holds found, % of labelled holds found with |duration error| <= 1 s,
   mean |duration error|, Spearman rho of sway_mg
 - step error % (sum |detected - labelled| / sum labelled)
+
+With `variants=True` every trace of ../shared/datasets/synthetic-dev is also
+scored as the sensor settings the project is evaluated with but that folder
+does not have: 50 Hz (sample pairs averaged, as a sensor's low-pass and
+decimation would), 200 Hz (linear interpolation; smoother than a real 200 Hz
+sensor) and accelerometer-only (gyro columns dropped), as source
+"synthetic-dev@50Hz" and so on.  The variants are made in memory from the
+shared files; nothing is written.
 """
 import json
 import time
@@ -26,12 +34,49 @@ REP_KINDS = set(E.KIND_NAMES[k] for k in E.REP_KINDS)
 HOLD_KINDS = set(E.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
-def labelled_traces(dirs):
+VARIANT_SOURCE = "synthetic-dev"
+VARIANTS = ("50Hz", "200Hz", "acc")
+
+
+def labelled_traces(dirs, variants=False):
+    """(source, name, lines or path, labels) of every labelled trace."""
     for d in dirs:
         for csv in sorted(Path(d).glob("*.csv")):
             lab = csv.with_suffix(".labels.json")
             if lab.exists():
-                yield Path(d).name, csv, json.loads(lab.read_text())
+                labels = json.loads(lab.read_text())
+                yield Path(d).name, csv.name, csv, labels
+                if variants and Path(d).name == VARIANT_SOURCE:
+                    for tag in VARIANTS:
+                        yield "%s@%s" % (Path(d).name, tag), csv.name, variant(csv, tag), labels
+
+
+def variant(csv, tag):
+    """The trace's lines as another sensor setting would have recorded it (see the module doc)."""
+    lines = Path(csv).read_text().splitlines()
+    meta = [ln for ln in lines if ln.startswith("#")]
+    i = len(meta)
+    cols = [c.strip() for c in lines[i].split(",")]
+    rows = [[float(x) for x in ln.split(",")] for ln in lines[i + 1:] if ln.strip()]
+    meta = [ln for ln in meta if not ln.replace(" ", "").startswith("#rate_hz=")]
+    rate = 100
+    if tag == "50Hz":
+        rate = 50
+        rows = [[a[0]] + [(x + y) / 2 for x, y in zip(a[1:], b[1:])] for a, b in zip(rows[0::2], rows[1::2])]
+    elif tag == "200Hz":
+        rate = 200
+        out = []
+        for a, b in zip(rows, rows[1:]):
+            out.append(a)
+            out.append([(x + y) / 2 for x, y in zip(a, b)])
+        rows = out + rows[-1:]
+    elif tag == "acc":
+        keep = [k for k, c in enumerate(cols) if c not in ("gx", "gy", "gz")]
+        cols = [cols[k] for k in keep]
+        rows = [[r[k] for k in keep] for r in rows]
+        meta = [ln for ln in meta if "gyro_range" not in ln]
+    fmt = ",".join("%.4f" if c in ("t", "ax", "ay", "az") else "%.2f" for c in cols)
+    return (["# rate_hz=%d" % rate] + meta + [",".join(cols)] + [fmt % tuple(r) for r in rows])
 
 
 def default_sources():
@@ -161,20 +206,23 @@ def per_kind(rows):
     return out
 
 
-def run(sources=None, tun=None, verbose=False):
+def run(sources=None, tun=None, verbose=False, variants=False):
     sources = sources or default_sources()
     by_source = {}
     t0 = time.time()
-    for src, csv, labels in labelled_traces(sources):
-        with open(csv) as f:
-            an, reader, eng = rb_analysis.analyze_lines(f, tun)
+    for src, name, trace, labels in labelled_traces(sources, variants):
+        if isinstance(trace, list):
+            an, reader, eng = rb_analysis.analyze_lines(trace, tun)
+        else:
+            with open(trace) as f:
+                an, reader, eng = rb_analysis.analyze_lines(f, tun)
         detected = json.loads(an.json())["segments"]
         dur = (reader._last_t or 0) / 1000.0
         r = score_trace(labels, detected, dur)
-        r["name"] = csv.name
+        r["name"] = name
         by_source.setdefault(src, []).append(r)
         if verbose:
-            print(csv.name, [(k, a, b) for k, a, b in r["sets"]], r["holds"], r["steps"], "false", r["false_reps"])
+            print(src, name, [(k, a, b) for k, a, b in r["sets"]], r["holds"], r["steps"], "false", r["false_reps"])
     return by_source, time.time() - t0
 
 

@@ -61,12 +61,14 @@ def bench():
 @bench.command("accuracy")
 @click.option("--source", "sources", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Folder of labelled traces (default: ../shared/datasets/* and calibration_data/generated).")
+@click.option("--variants", is_flag=True,
+              help="Also score synthetic-dev as 50 Hz, 200 Hz and accelerometer-only recordings.")
 @click.option("-v", "--verbose", is_flag=True)
-def bench_accuracy(sources, verbose):
+def bench_accuracy(sources, variants, verbose):
     """Score the core against every labelled trace, per source and kind."""
     from . import bench_accuracy as B
     srcs = [paths.Path(s) for s in sources] or B.default_sources()
-    by_source, dt = B.run(srcs, A.load_tunables(None), verbose=verbose)
+    by_source, dt = B.run(srcs, A.load_tunables(None), verbose=verbose, variants=variants)
     click.echo(B.fmt_table(by_source))
     click.echo("\n%d traces in %.1f s" % (sum(len(v) for v in by_source.values()), dt))
 
