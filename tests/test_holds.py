@@ -1,0 +1,162 @@
+"""Holds (firmware/rb_hold.py): found, timed and told apart, on frames built from physics and on labelled traces."""
+import json
+import math
+
+import pytest
+
+from repbelt import paths
+from repbelt import bench_accuracy as B
+
+import rb_analysis  # noqa: E402
+import rb_events as E  # noqa: E402
+import rb_hold  # noqa: E402
+import rb_tunables  # noqa: E402
+
+SYN = paths.SHARED / "datasets" / "synthetic-dev"
+FRAME_MS = 40
+G_MS2 = 9.80665
+
+
+def minjerk_acc_mg(s, dz_m, dur_s):
+    """Vertical acceleration (mg) at phase s (0..1) of a minimum-jerk move of dz_m over dur_s."""
+    return 1000.0 * dz_m / dur_s ** 2 * (60 * s - 180 * s ** 2 + 120 * s ** 3) / G_MS2
+
+
+class Body:
+    """Frames for the hold detector: a body face down (gravity along +z in body axes), with
+    lifts and lowerings of the pelvis, tremor while holding, and a head-end incline."""
+
+    def __init__(self, tremor_mg=0.0, seed=1):
+        self.events = []
+        self.det = rb_hold.HoldDetector(rb_tunables.DEFAULTS, FRAME_MS, self.events.append)
+        self.t = 0
+        self.pitch_deg = 0.0
+        self.tremor_mg = tremor_mg
+        self.k = seed
+
+    def _frame(self, extra_up_mg=0.0):
+        p = math.radians(self.pitch_deg)
+        ux, uz = math.sin(p), math.cos(p)
+        # tremor: a 10 Hz wobble sampled at the 25 Hz frame rate (what frame means of it look like)
+        self.k += 1
+        tr = self.tremor_mg * math.sin(2.51 * self.k) if self.tremor_mg else 0.0
+        f = 1000.0 + extra_up_mg
+        fx, fy, fz = int(f * ux + tr), int(tr * 0.7), int(f * uz - tr * 0.5)
+        gx, gy, gz = int(1000 * ux), 0, int(1000 * uz)
+        # the engine's tremor proxy: second difference of frames, smoothed (x16); rest ~ 6 mg
+        tr16 = int((6 + 3.6 * abs(self.tremor_mg)) * 16)
+        self.det.frame(self.t, E.P_PRONE, gx, gy, gz, int(1000 * ux), 0, int(1000 * uz), fx, fy, fz, tr16, False)
+        self.t += FRAME_MS
+
+    def still(self, s):
+        for _ in range(int(s * 1000 / FRAME_MS)):
+            self._frame()
+
+    def move(self, dz_m, dur_s, pitch_to=None):
+        n = int(dur_s * 1000 / FRAME_MS)
+        p0 = self.pitch_deg
+        for i in range(n):
+            s = (i + 0.5) / n
+            if pitch_to is not None:
+                self.pitch_deg = p0 + (pitch_to - p0) * (10 * s ** 3 - 15 * s ** 4 + 6 * s ** 5)
+            self._frame(minjerk_acc_mg(s, dz_m, dur_s))
+
+    def holds(self):
+        return [ev for ev in self.events if ev[0] == E.EV_HOLD_END]
+
+
+def test_a_plank_is_lifted_into_timed_from_the_lift_to_the_lowering():
+    b = Body()
+    b.still(130)                            # two minutes of rest: the resting tremor is learnt
+    b.move(0.22, 1.2)                       # up into the plank
+    t_up = b.t
+    b.tremor_mg = 12.0
+    b.still(30)
+    t_down = b.t
+    b.tremor_mg = 0.0
+    b.move(-0.22, 1.2)                      # back down
+    b.still(10)
+    (ev,) = b.holds()
+    assert ev[2] == E.K_PLANK
+    assert abs(ev[3] - t_up) <= 300                 # starts when the body is up
+    assert abs(ev[3] + ev[4] - t_down) <= 400       # ends when the lowering begins
+    assert 0 < ev[5] < 200                          # sway, tenths of mg
+
+
+def test_the_lift_into_a_spell_is_measured_in_millimetres():
+    for dz, dur in ((0.2, 1.2), (0.25, 1.5), (-0.2, 1.2), (0.15, 1.0)):
+        b = Body()
+        b.still(10)
+        b.move(dz, dur)
+        b.still(2.0)                        # (measured once the spell after it is 0.6 s old)
+        assert b.det._entry_dz == pytest.approx(dz * 1000, abs=30), (dz, dur)
+
+
+def test_held_with_effort_and_the_pelvis_down_is_a_cobra():
+    b = Body()
+    b.still(130)
+    b.move(0.0, 1.5, pitch_to=-8.0)         # the pelvis tips (lumbar extension), no lift
+    b.tremor_mg = 8.0
+    b.still(25)
+    b.tremor_mg = 0.0
+    b.still(10)
+    (ev,) = b.holds()
+    assert ev[2] == E.K_COBRA
+    assert 23000 <= ev[4] <= 27000
+
+
+def test_lying_still_is_no_hold():
+    b = Body()
+    b.still(200)
+    b.move(0.0, 2.0, pitch_to=5.0)
+    b.still(60)
+    assert b.holds() == []
+
+
+def test_a_shaky_hold_stays_one_hold():
+    b = Body()
+    b.still(130)
+    b.move(0.2, 1.0)
+    b.tremor_mg = 45.0                      # hard shaking, far above the resting tremor
+    b.still(40)
+    b.tremor_mg = 0.0
+    b.move(-0.2, 1.0)
+    b.still(10)
+    (ev,) = b.holds()
+    assert ev[2] == E.K_PLANK and abs(ev[4] - 40000) <= 800
+
+
+def _hold_rows(by_source):
+    return [h for rows in by_source.values() for r in rows for h in r["holds"]]
+
+
+def test_every_synthetic_dev_hold_found_right_kind_within_one_second():
+    by, _ = B.run([SYN], rb_tunables.DEFAULTS)
+    holds = _hold_rows(by)
+    assert len(holds) == 9
+    for kind, want, got in holds:
+        assert got is not None and abs(got - want) <= 1.0, (kind, want, got)
+    s = B.summarize(by["synthetic-dev"])
+    assert s["recog_pct"] == 100.0 and s["sway_rho"] >= 0.95, s
+
+
+@pytest.mark.parametrize("tag", B.VARIANTS)
+def test_holds_do_not_depend_on_rate_or_gyro(tag):
+    """The same recording as 50 Hz, 200 Hz or accelerometer-only: the same holds, each within 1 s."""
+    csv = SYN / "dev-100010.csv"
+    labels = json.loads(csv.with_suffix(".labels.json").read_text())
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
+    got = [s for s in json.loads(an.json())["segments"] if "hold_s" in s]
+    want = [s for s in labels["segments"] if "hold_s" in s]
+    assert [s["kind"] for s in got] == [s["kind"] for s in want]
+    for g, w in zip(got, want):
+        assert abs(g["hold_s"] - w["hold_s"]) <= 1.0 and abs(g["start"] - w["start"]) <= 1.0, (g, w)
+
+
+def test_no_hold_in_rest_and_fidgets():
+    """The generator's rest-only recordings (lying, rolling, getting up, fidgets): no hold at all."""
+    gen = paths.CALIBRATION / "generated"
+    for name in ("rest_fidget_default", "rest_fidget_calib"):
+        with open(gen / (name + ".csv")) as f:
+            an, _, _ = rb_analysis.analyze_lines(f)
+        assert [s for s in json.loads(an.json())["segments"] if "hold_s" in s] == [], name
