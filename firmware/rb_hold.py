@@ -224,7 +224,7 @@ class HoldDetector:
                 self._sp_on = True
                 self._sp_start = an[_AN_T]
                 self._sp_frames = self._eff_frames = 0
-                a[_SWAY] = a[_SWAY_N] = a[_SHAKE] = a[_SHAKE_N] = 0
+                a[_SWAY] = a[_SWAY_N] = 0
                 h[0] = gx << 4
                 h[1] = gy << 4
                 h[2] = gz << 4
@@ -304,9 +304,11 @@ class HoldDetector:
             self._tr_t = self._posture_t if self._posture_t < self._sp_start else self._sp_start
         n_post = (t - self._sp_start) // fm + 1
         n = (self._sp_start - self._tr_t) // fm + 1 + _LIFT_LEAD + n_post
-        if n > self._fn:
-            n = self._fn
         z = 0
+        # (a way in longer than the frames kept is not measured: it says
+        # nothing of a lift; one at the very start is measured from there)
+        if n > self._fn:
+            n = self._fn if self._fn < _FB_N else 0
         if n > n_post + 1:
             fb = self._fb
             i0 = self._fi - n
@@ -326,12 +328,13 @@ class HoldDetector:
         if turned:
             dux = 0                 # (the incline before is that of another posture)
             w[1] = -1
-        elif (w[1] >= 0 and 2 * z < tn["HOLD_LIFT_MIN_MM"] and -2 * z < tn["HOLD_LIFT_MIN_MM"]
+        elif (w[1] >= 0 and -tn["HOLD_LIFT_MIN_MM"] < z < tn["HOLD_LIFT_MIN_MM"]
               and 2 * dux < tn["COBRA_MIN_MILLI"] and -2 * dux < tn["COBRA_MIN_MILLI"]):
             # a wobble after a short spell, back to about the same place: the
-            # way in is still the one into that spell
-            z += w[2]
-            dux += w[3]
+            # way in is still the one into that spell (a sway's bob measures
+            # as a few cm of noise, not added)
+            z = w[2]
+            dux = w[3]
             w[0] = w[1]
         self._tr_t = -1
         self._entry_dz = z
@@ -360,13 +363,18 @@ class HoldDetector:
             self._pre_ux = sx * 1000 // (isqrt(sx * sx + (h[1] >> 4) * (h[1] >> 4) + (h[2] >> 4) * (h[2] >> 4)) or 1)
         self._sp_on = False
         self._dz_due = self._an[_AN_T] = -1
-        self._acc[_SHAKE] = self._acc[_SHAKE_N] = 0
+        if ms >= self.tun["HOLD_CONFIRM_MS"]:
+            # (a shake measured in a short spell goes on into the next: a
+            # swaying hold broken by its own bob learns its shake that way)
+            self._acc[_SHAKE] = self._acc[_SHAKE_N] = 0
         self.end(self._quiet_t)
 
     def _sway(self, t, fx, fy, fz, va):
         # acceleration perpendicular to the spell's slow gravity, and the
         # shake of |f|, as means of squares (halved together to stay small
-        # ints); not while settling in
+        # ints); the sway not while settling in
+        a = self._acc
+        _acc2(a, _SHAKE, va * va)
         if t - self._sp_start < self.tun["SWAY_SETTLE_MS"]:
             return
         h = self._h16
@@ -382,9 +390,7 @@ class HoldDetector:
         hy -= hv * sy // sn
         hz -= hv * sz // sn
         q = hx * hx + hy * hy + hz * hz
-        a = self._acc
         _acc2(a, _SWAY, q)
-        _acc2(a, _SHAKE, va * va)
         if self.on:
             _acc2(a, _HSWAY, q)
 
