@@ -170,13 +170,9 @@ def test_demo_as_a_user_runs_it(tmp_path):
     evs = [ev for _sid, (_b, e) in sess.items() for _s, ev in e]
     live = totals(evs)
     want = analyze_totals(paths.CALIBRATION / "generated" / "demo_workout.csv")
-    # reps per kind: what `repbelt analyze` counts.  The live board samples the
-    # trace on the emulated chip's own clock (its frames are not the trace's), so
-    # a rep on the edge of a threshold may tip by one; the exact
-    # comparison, on another trace, is test_deploy_record_review_equals_analyze
-    assert set(live[0]) == set(want[0])
-    assert all(abs(live[0][k] - want[0][k]) <= 1 for k in want[0]), (live[0], want[0])
-    assert sum(live[0].values()) >= 100     # the demo really has its reps in it
+    # reps per kind: exactly what `repbelt analyze` counts (the board samples the trace
+    # on its own clock, at another phase: test_core checks the core does not mind)
+    assert live[0] == want[0]
     assert live[2] == want[2]     # steps
     # holds: the live board samples the trace on the emulated chip's own clock, so a
     # still spell at a hold's edge can split off a short extra hold; every kind is there
