@@ -40,7 +40,7 @@ test: setup
 	$(BIN)/python -m pytest -q -n 2 tests
 
 bench: setup
-	$(BIN)/repbelt bench accuracy
+	$(BIN)/repbelt bench accuracy --variants
 	$(BIN)/repbelt bench firmware
 
 typecheck: setup

@@ -802,6 +802,7 @@ class Engine:
         self._pend_t = [0, 0, 0, 0]  # type: list
         self._pend = [None, None, None, None]  # type: list
         self._half = None            # cat-cow: first half of a cycle
+        self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
 
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
@@ -813,6 +814,13 @@ class Engine:
             self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:
             if self._compatible(kind):
+                if self._set_kind == E.K_LEG_RAISE and side >= SHAPE_ROLL_POS:
+                    # a leg raise rolls the pelvis and raises its head end; a
+                    # roll that barely raises it (getting up, reaching) is not one
+                    sp = self._set_pitch16
+                    if sp < 0 and pitch * 100 * 16 > sp * tn["LEG_RAISE_PITCH_PCT"]:
+                        return
+                    self._set_pitch16 = (pitch << 4) if sp == 0 else sp + (((pitch << 4) - sp) >> 2)
                 self._count(t_end, kind, side, dur, rng)
                 return
             self._end_set(t_end)
@@ -872,8 +880,12 @@ class Engine:
         self.emit((E.EV_SET_START, first[0], kind, self._set_no, self._set_start, 0, 0, 0))
         n = self._pend_n
         self._pend_n = 0
+        self._set_pitch16 = 0
         for i in range(n):
             p = self._pend[i]
+            if kind == E.K_LEG_RAISE and p[2] >= SHAPE_ROLL_POS:
+                sp = self._set_pitch16
+                self._set_pitch16 = (p[6] << 4) if sp == 0 else sp + (((p[6] << 4) - sp) >> 2)
             self._count(p[0], p[1], p[2], p[3], p[4])
 
     def _facedown_kind(self):

@@ -32,6 +32,7 @@ DEFAULTS = {
     "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
     "BRIDGE_MIN_MILLI": 240,      # supine head-end-down excursion of ~14 deg or more is a bridge
     "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
+    "LEG_RAISE_PITCH_PCT": 50,    # in a leg-raise set a rolling rep raises the head end at least half as far as usual
     "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
     "LEVEL_STILL_MS": 3000,       # default mount: standing still this long levels the strap's tilt
     "LEVEL_STILL_MG": 30,
