@@ -23,11 +23,9 @@ Pipeline (all integer arithmetic, nothing allocated per sample):
    emitted too) and ends after a rest (SET_GAP_MS, or 3 rep intervals
    of its own rhythm) without a rep or on a posture
    change.  Isolated fidgets never become reps.
-6. Holds: a steady spell in a face-down or side posture with muscle tremor
-   (frame-to-frame change, peaking at 12.5 Hz) above that posture's
-   resting floor; it starts with the effort and ends when the effort or the
-   position goes.  Sway is the RMS of acceleration perpendicular to the
-   hold's own slowly drifting gravity.
+6. Holds: rb_hold.HoldDetector, fed every frame (still spells in a
+   face-down or side posture, the way into them, effort from tremor: the
+   second difference of the frames, against the resting level).
 7. Steps: rb_steps.StepCounter on the vertical acceleration.
 """
 import rb_events as E
