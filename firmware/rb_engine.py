@@ -818,7 +818,7 @@ class Engine:
                     sp = self._set_pitch16
                     if sp < 0 and pitch * 100 * 16 > sp * tn["LEG_RAISE_PITCH_PCT"]:
                         return
-                    self._set_pitch16 = (pitch << 4) if sp == 0 else sp + (((pitch << 4) - sp) >> 2)
+                    self._leg_raise_pitch(pitch)
                 self._count(t_end, kind, side, dur, rng)
                 return
             self._end_set(t_end)
@@ -882,9 +882,13 @@ class Engine:
         for i in range(n):
             p = self._pend[i]
             if kind == E.K_LEG_RAISE and p[2] >= SHAPE_ROLL_POS:
-                sp = self._set_pitch16
-                self._set_pitch16 = (p[6] << 4) if sp == 0 else sp + (((p[6] << 4) - sp) >> 2)
+                self._leg_raise_pitch(p[6])
             self._count(p[0], p[1], p[2], p[3], p[4])
+
+    def _leg_raise_pitch(self, pitch):
+        # the set's usual pitch at a rolling rep's peak: its first, then a running mean
+        sp = self._set_pitch16
+        self._set_pitch16 = (pitch << 4) if sp == 0 else sp + (((pitch << 4) - sp) >> 2)
 
     def _facedown_kind(self):
         if self.hint_kind in FACEDOWN_KINDS:
