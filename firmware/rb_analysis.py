@@ -5,6 +5,7 @@ print byte-identical text.  `analyze_lines()` is the one function both the
 host (`repbelt analyze`) and the MicroPython runtime (`rb_cli.py`) call.
 """
 import rb_events as E
+import rb_names as N
 import rb_trace
 import rb_engine
 
@@ -54,13 +55,13 @@ class Analysis:
             ends = self.rep_ends.pop(ev[3], [])
             sides = self.rep_sides.pop(ev[3], [])
             txt = '{"kind": "%s", "start": %s, "end": %s, "reps": %d, "rep_ends": [%s]' % (
-                E.KIND_NAMES[ev[2]], _s(ev[5]), _s(ev[6]), ev[4], ", ".join([_s(x) for x in ends]))
+                N.KIND_NAMES[ev[2]], _s(ev[5]), _s(ev[6]), ev[4], ", ".join([_s(x) for x in ends]))
             if sides and sides[0]:
-                txt += ', "sides": [%s]' % ", ".join(['"%s"' % E.SIDE_NAMES[x] for x in sides])
+                txt += ', "sides": [%s]' % ", ".join(['"%s"' % N.SIDE_NAMES[x] for x in sides])
             self.segs.append((ev[5], txt + "}"))
         elif typ == E.EV_HOLD_END:
             txt = '{"kind": "%s", "start": %s, "end": %s, "hold_s": %s, "sway_mg": %s, "stability": %d, "drift_deg": %s}' % (
-                E.KIND_NAMES[ev[2]], _s(ev[3]), _s(ev[3] + ev[4]), _s(ev[4]), _d1(ev[5]), ev[6], _d1(ev[7]))
+                N.KIND_NAMES[ev[2]], _s(ev[3]), _s(ev[3] + ev[4]), _s(ev[4]), _d1(ev[5]), ev[6], _d1(ev[7]))
             self.segs.append((ev[3], txt))
         elif typ == E.EV_WALK_END:
             txt = '{"kind": "walk", "start": %s, "end": %s, "steps": %d, "cadence_spm": %d}' % (

@@ -123,10 +123,10 @@ class App:
     def _new_engine(self, mount_name=None):
         import rb_engine
         import rb_tunables
-        tun = dict(rb_tunables.DEFAULTS)
+        tun = {}
         th = self.cfg.get("thresholds") or {}
         for k in th:
-            if k in tun:
+            if rb_tunables.known(k):
                 tun[k] = int(th[k])
         mount = mount_name or self.cfg.get("mount")
         rot = self.cfg.get("rotation")
@@ -208,7 +208,7 @@ class App:
             return P.ERR_OK, P.encode_u32(sid)
         if op == P.OP_HINT:
             kind = args[0]
-            if kind >= len(E.KIND_NAMES):
+            if kind >= E.K_COUNT:
                 return P.ERR_BAD_VALUE, b""
             if self.engine is None:
                 return P.ERR_BAD_STATE, b""
@@ -240,7 +240,7 @@ class App:
     def _set_config(self, key, value):
         import rb_tunables
         try:
-            if key in rb_tunables.DEFAULTS:
+            if rb_tunables.known(key):
                 if not isinstance(value, int) or value is True or value is False:
                     return P.ERR_BAD_VALUE, b""
                 th = dict(self.cfg.get("thresholds") or {})

@@ -30,7 +30,7 @@ DEFAULTS = {
     "name": "",                 # "" = derived from machine.unique_id(): repbelt-XXXX
     "rotation": None,           # None or 9 ints scaled by ROT_ONE, row-major (body = R * sensor)
     "mount": "default",
-    "thresholds": {},           # overrides of rb_tunables.DEFAULTS (ints)
+    "thresholds": {},           # overrides of rb_tunables.Tunables (ints)
     "rate_hz": 100,
     "accel_range_g": 4,
     "gyro_range_dps": 500,
@@ -97,7 +97,7 @@ def check(key, v):
         if not isinstance(v, dict):
             return "must be an object"
         for k in v:
-            if k not in rb_tunables.DEFAULTS:
+            if not rb_tunables.known(k):
                 return "unknown threshold " + str(k)
             if not _is_int(v[k]):
                 return "threshold %s must be an int" % k

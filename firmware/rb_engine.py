@@ -67,14 +67,14 @@ def mount_code(name):
 class Engine:
     def __init__(self, rate_hz=100, has_gyro=True, mount=MOUNT_DEFAULT,
                  rotation=None, tun=None, emit=None):
-        self.tun = t = tun if tun is not None else rb_tunables.DEFAULTS
+        self.tun = t = rb_tunables.make(tun)
         self.has_gyro = has_gyro
         self.emit = emit if emit is not None else _drop
         self.mount = mount
         self.rotation = rotation if rotation is not None else rb_mount.IDENTITY
         self.calibrator = rb_mount.Calibrator() if mount == MOUNT_CALIBRATE else None
         self.axes_known = mount in (MOUNT_DEFAULT, MOUNT_FIXED)
-        self.frame_ms = t["FRAME_MS"]
+        self.frame_ms = t.FRAME_MS
         self.steps = rb_steps.StepCounter(t, self.emit)
         self.holds = rb_hold.HoldDetector(t, self.frame_ms, self.emit)
         self.hint_kind = E.K_NONE
@@ -108,7 +108,7 @@ class Engine:
         if t_ms >= self._bin_end:
             if self._n:
                 self._close_bin()
-            if self._t_last >= 0 and t_ms - self._t_last > self.tun["GAP_RESET_MS"]:
+            if self._t_last >= 0 and t_ms - self._t_last > self.tun.GAP_RESET_MS:
                 self._gap(t_ms)
             elif self._bin_end > 0:
                 # bins a short hole left empty: hold the last frame so that
@@ -227,8 +227,8 @@ class Engine:
             g[1] = s[1] = fy << 4
             g[2] = s[2] = fz << 4
             self._primed = True
-        lp3(g, fx, fy, fz, self.tun["LP_SHIFT"])
-        lp3(s, fx, fy, fz, self.tun["SLOW_SHIFT"])
+        lp3(g, fx, fy, fz, self.tun.LP_SHIFT)
+        lp3(s, fx, fy, fz, self.tun.SLOW_SHIFT)
         gx = g[0] >> 4
         gy = g[1] >> 4
         gz = g[2] >> 4
@@ -274,16 +274,16 @@ class Engine:
             # a rest is long against the set's own rhythm: a pause of more
             # rep intervals than a missed rep leaves, but never shorter than
             # the slowest rep (REP_MAX_MS), and SET_GAP_MS at most
-            gap = self.tun["SET_GAP_MS"]
+            gap = self.tun.SET_GAP_MS
             if self._set_reps >= 3:
-                g2 = self._rep_iv * self.tun["SET_GAP_RHYTHM_X"]
-                if g2 < self.tun["REP_MAX_MS"]:
-                    g2 = self.tun["REP_MAX_MS"]
+                g2 = self._rep_iv * self.tun.SET_GAP_RHYTHM_X
+                if g2 < self.tun.REP_MAX_MS:
+                    g2 = self.tun.REP_MAX_MS
                 if g2 < gap:
                     gap = g2
             if t - self._last_rep_t > gap:
                 self._end_set(t)
-        if self._pend_n and t - self._pend_t[0] > self.tun["SET_GAP_MS"]:
+        if self._pend_n and t - self._pend_t[0] > self.tun.SET_GAP_MS:
             self._drop_pending()
 
     def _drop_pending(self):
@@ -294,7 +294,7 @@ class Engine:
         """Default mount: learn the strap's tilt from standing still, so that
         lying and face-down angles are measured from the real body axes."""
         tn = self.tun
-        if self.posture != E.P_UPRIGHT or motion > tn["LEVEL_STILL_MG"] or self._set_kind or self.holds.on:
+        if self.posture != E.P_UPRIGHT or motion > tn.LEVEL_STILL_MG or self._set_kind or self.holds.on:
             self._lv[0] = 0
             return False
         lv = self._lv
@@ -305,14 +305,14 @@ class Engine:
         lv[2] += fx
         lv[3] += fy
         lv[4] += fz
-        if t - lv[1] < tn["LEVEL_STILL_MS"]:
+        if t - lv[1] < tn.LEVEL_STILL_MS:
             return False
         n = lv[0]
         m = (lv[2] // n, lv[3] // n, lv[4] // n)
         lv[0] = 0
         gn = isqrt(m[0] * m[0] + m[1] * m[1] + m[2] * m[2]) or 1
         off = isqrt(m[1] * m[1] + m[2] * m[2]) * 1000 // gn     # sin of the tilt from body x
-        if off < tn["LEVEL_MIN_MILLI"] or off > tn["LEVEL_MAX_MILLI"]:
+        if off < tn.LEVEL_MIN_MILLI or off > tn.LEVEL_MAX_MILLI:
             return False
         C, st = rb_mount.rotation_from(m, (0, 0, -1000))
         if C is None:
@@ -338,13 +338,13 @@ class Engine:
         # hysteresis: a posture is kept until its axis is well out of the
         # cone, so a deep knee twist does not count as lying on the side
         cur = self.posture
-        lv = self.tun["POSTURE_LEAVE_MILLI"]
+        lv = self.tun.POSTURE_LEAVE_MILLI
         if ((cur == E.P_SUPINE and uz < -lv) or (cur == E.P_PRONE and uz > lv)
                 or (cur == E.P_UPRIGHT and ux > lv) or (cur == E.P_SIDE_L and uy > lv)
                 or (cur == E.P_SIDE_R and uy < -lv)):
             self._cand_posture = cur
             return
-        thr = self.tun["POSTURE_ENTER_MILLI"]
+        thr = self.tun.POSTURE_ENTER_MILLI
         if ux > thr:
             p = E.P_UPRIGHT
         elif uz < -thr:
@@ -363,7 +363,7 @@ class Engine:
             return
         if p == self.posture or p == E.P_MOVING:
             return
-        if t - self._cand_since >= self.tun["POSTURE_SETTLE_MS"]:
+        if t - self._cand_since >= self.tun.POSTURE_SETTLE_MS:
             prev = self.posture
             self.posture = p
             self._posture_changed(t)
@@ -402,7 +402,7 @@ class Engine:
         # provisional: it may still be on its way into the start position
         # (flat, then up onto all fours); the first still spell replaces it
         self._seat_tmp = True
-        if cz and uz * cz < self.tun["SEED_MAX_COS"] * 1000:
+        if cz and uz * cz < self.tun.SEED_MAX_COS * 1000:
             ux = uy = 0
             uz = cz
             self._seat_tmp = False
@@ -456,12 +456,12 @@ class Engine:
         dev = isqrt(pitch * pitch + roll * roll)
         tn = self.tun
         if not self._ex_active:
-            if dev < tn["REP_LO_MILLI"]:
+            if dev < tn.REP_LO_MILLI:
                 self._last_quiet_t = t
                 # resting at the seat as long as a rep takes confirms it
                 if self._quiet_since < 0:
                     self._quiet_since = t
-                elif t - self._quiet_since >= tn["REP_MIN_MS"]:
+                elif t - self._quiet_since >= tn.REP_MIN_MS:
                     self._seat_tmp = False
             else:
                 self._quiet_since = -1
@@ -471,33 +471,33 @@ class Engine:
                 # is the start position
                 self._spell(t, ux, uy, uz)
                 sp = self._sp
-                if sp[4] * self.frame_ms >= tn["REP_MIN_MS"]:
+                if sp[4] * self.frame_ms >= tn.REP_MIN_MS:
                     _seat(b, sp[5], sp[6], sp[7], sp[4])
                     self._seat_tmp = False
                     return
             # the baseline follows the resting position, but only slowly
             # toward the side the reps go, so the start of each slow rep
             # cannot drag it along
-            k = tn["BASE_SHIFT"]
+            k = tn.BASE_SHIFT
             if ap >= ar:
                 if pitch * self._dir_p > 0:
-                    k += tn["BASE_TOWARD_SHIFT"]
+                    k += tn.BASE_TOWARD_SHIFT
             elif roll * self._dir_r > 0:
-                k += tn["BASE_TOWARD_SHIFT"]
-            if dev >= tn["REP_LO_MILLI"]:
+                k += tn.BASE_TOWARD_SHIFT
+            if dev >= tn.REP_LO_MILLI:
                 # away from rest but no rep yet: a weak side of alternating
                 # reps must not pull the baseline over to it
-                k += tn["BASE_BAND_SHIFT"]
+                k += tn.BASE_BAND_SHIFT
             lp3(b, ux, uy, uz, k)
             # face down, a leg lift tips the pelvis only a few degrees
-            hi = tn["REP_HI_PRONE_MILLI"] if p == E.P_PRONE else tn["REP_HI_MILLI"]
+            hi = tn.REP_HI_PRONE_MILLI if p == E.P_PRONE else tn.REP_HI_MILLI
             if self._set_kind != E.K_NONE and self._pk16 and self._set_reps >= 2:
                 # inside a set the same move is repeated in a rhythm: a rep a
                 # good deal smaller than the set's usual, in time, is still one
                 # (breathing and noise stay far below REP_SET_MIN_MILLI)
-                h = (self._pk16 >> 4) * tn["REP_SET_HI_PCT"] // 100
-                if h < tn["REP_SET_MIN_MILLI"]:
-                    h = tn["REP_SET_MIN_MILLI"]
+                h = (self._pk16 >> 4) * tn.REP_SET_HI_PCT // 100
+                if h < tn.REP_SET_MIN_MILLI:
+                    h = tn.REP_SET_MIN_MILLI
                 if h < hi:
                     hi = h
             if dev > hi:
@@ -516,7 +516,7 @@ class Engine:
         held = self._spell(t, ux, uy, uz)
         if self._sh[11] >= 0:
             self._shadow(t, ux, uy, uz, p == E.P_PRONE)
-        if held or (self._seat_tmp and self._sp[4] * self.frame_ms >= tn["REST_SPELL_MS"]):
+        if held or (self._seat_tmp and self._sp[4] * self.frame_ms >= tn.REST_SPELL_MS):
             self._seat_tmp = False
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
@@ -536,7 +536,7 @@ class Engine:
             self._rmin = roll
         # cat-cow swings straight through neutral: a sign change of the
         # dominant pitch past the threshold closes one excursion and opens the next
-        hi = tn["REP_HI_MILLI"]
+        hi = tn.REP_HI_MILLI
         if p == E.P_PRONE and ap >= ar and ap > hi:
             sgn = 1 if pitch > 0 else -1
             if self._ex_sign == 0:
@@ -562,20 +562,20 @@ class Engine:
         rk = self._rmax if self._rmax > -self._rmin else -self._rmin
         if dev > self._dmax:
             self._dmax = dev
-        lo = self._dmax * tn["REP_RETURN_PCT"] // 100 if pk > rk else 0
-        if lo < tn["REP_LO_MILLI"]:
-            lo = tn["REP_LO_MILLI"]
+        lo = self._dmax * tn.REP_RETURN_PCT // 100 if pk > rk else 0
+        if lo < tn.REP_LO_MILLI:
+            lo = tn.REP_LO_MILLI
         if dev < lo:
             if self._quiet_since < 0:
                 self._quiet_since = t
-            elif t - self._quiet_since >= tn["REP_QUIET_MS"]:
+            elif t - self._quiet_since >= tn.REP_QUIET_MS:
                 self._ex_end(self._quiet_since, False)
                 self._ex_active = False
                 self._last_quiet_t = t
                 self._seat_tmp = False      # the body came back to it: a rest position
         else:
             self._quiet_since = -1
-        if self._ex_active and t - self._ex_start > tn["REP_MAX_MS"]:
+        if self._ex_active and t - self._ex_start > tn.REP_MAX_MS:
             self._reseat(t, ux, uy, uz)
 
     def _reseat(self, t, ux, uy, uz):
@@ -622,12 +622,12 @@ class Engine:
             pitch = -pitch
             roll = -roll
         dev = isqrt(pitch * pitch + roll * roll)
-        lo = self.tun["REP_LO_MILLI"]
+        lo = self.tun.REP_LO_MILLI
         sh = self._sh
         if sh[11] == 0:
             if dev < lo:
                 sh[13] = t
-            elif dev > self.tun["REP_HI_PRONE_MILLI" if prone else "REP_HI_MILLI"]:
+            elif dev > (self.tun.REP_HI_PRONE_MILLI if prone else self.tun.REP_HI_MILLI):
                 sh[11] = 1
                 sh[12] = sh[13]
                 sh[10] = 0
@@ -656,7 +656,7 @@ class Engine:
     def _spell(self, t, ux, uy, uz):
         # a still spell: gravity staying inside a small cone around where it began
         sp = self._sp
-        if abs(ux - sp[1]) + abs(uy - sp[2]) + abs(uz - sp[3]) > self.tun["REST_SPELL_MILLI"]:
+        if abs(ux - sp[1]) + abs(uy - sp[2]) + abs(uz - sp[3]) > self.tun.REST_SPELL_MILLI:
             self._spell_close()
             self._spell_reset(t, ux, uy, uz)
         sp[4] += 1
@@ -664,14 +664,14 @@ class Engine:
         sp[6] += uy
         sp[7] += uz
         sp[8] = t
-        return t - sp[0] > self.tun["REP_HOLD_MAX_MS"]
+        return t - sp[0] > self.tun.REP_HOLD_MAX_MS
 
     def _spell_close(self):
         # the first long still spell is kept: after lying down or a shift the
         # body first comes to rest where it stays, and reps start from there
         sp = self._sp
         b = self._bst
-        if b[0] == 0 and sp[4] * self.frame_ms >= self.tun["REST_SPELL_MS"]:
+        if b[0] == 0 and sp[4] * self.frame_ms >= self.tun.REST_SPELL_MS:
             b[0] = sp[4]
             b[1] = sp[5]
             b[2] = sp[6]
@@ -684,7 +684,7 @@ class Engine:
     def _ex_end(self, t_end, split):
         tn = self.tun
         dur = t_end - self._ex_start
-        if dur < tn["REP_MIN_MS"] // (2 if split else 1) or dur > tn["REP_MAX_MS"]:
+        if dur < tn.REP_MIN_MS // (2 if split else 1) or dur > tn.REP_MAX_MS:
             return
         pk_p = self._pmax if self._pmax > -self._pmin else self._pmin
         pk_r = self._rmax if self._rmax > -self._rmin else self._rmin
@@ -700,12 +700,12 @@ class Engine:
             self._dir_r = d if d == self._last_r else 0
             self._last_r = d
         pk = ap if ap > ar else ar
-        if pk > tn["REP_MAX_MILLI"]:
+        if pk > tn.REP_MAX_MILLI:
             return
-        if (self._dmax <= (tn["REP_HI_PRONE_MILLI"] if self.posture == E.P_PRONE else tn["REP_HI_MILLI"])
+        if (self._dmax <= (tn.REP_HI_PRONE_MILLI if self.posture == E.P_PRONE else tn.REP_HI_MILLI)
                 and t_end - self._last_rep_t > 2 * self._rep_iv):
             return      # a small one out of the set's rhythm: a fidget
-        if self._set_kind != E.K_NONE and self._pk16 and pk * 100 > (self._pk16 >> 4) * tn["REP_SET_MAX_PCT"]:
+        if self._set_kind != E.K_NONE and self._pk16 and pk * 100 > (self._pk16 >> 4) * tn.REP_SET_MAX_PCT:
             return      # far bigger than the set's reps: propping up, shifting, not one of them
         # the usual size of the reps here (a set's small ones are judged by it)
         if self._pk16:
@@ -713,7 +713,7 @@ class Engine:
         else:
             self._pk16 = pk << 4
         side = E.SIDE_NONE
-        roll_dom = ar * 100 > ap * tn["ROLL_DOMINANCE_PCT"]
+        roll_dom = ar * 100 > ap * tn.ROLL_DOMINANCE_PCT
         if self.posture == E.P_PRONE:
             # face down the kind shows in the pattern of a set, not in one rep:
             # remember the excursion's axis and direction
@@ -731,7 +731,7 @@ class Engine:
             # hip extension lifts the hips and tips the head end of the
             # pelvis down, far; a pelvic tilt is a small rotation, either
             # way depending on where the belt sits on the lumbar curve
-            kind = E.K_BRIDGE if pk_p > 0 and ap >= tn["BRIDGE_MIN_MILLI"] else E.K_PELVIC_TILT
+            kind = E.K_BRIDGE if pk_p > 0 and ap >= tn.BRIDGE_MIN_MILLI else E.K_PELVIC_TILT
         self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng))
 
     # -------------------------------------------------------------- lunges
@@ -747,7 +747,7 @@ class Engine:
         a = av - (self._av16 >> 4)                      # mg, gravity removed
         # v += a * g * dt ; dt = FRAME_MS
         self._vel16 += a * G_MM_S2 * self.frame_ms // 62500   # (x16 /1000 mg->g, /1000 ms->s)
-        k = self.tun["LUNGE_LEAK_SHIFT"]
+        k = self.tun.LUNGE_LEAK_SHIFT
         self._vel16 -= self._vel16 >> k
         self._pos16 += self._vel16 * self.frame_ms // 1000
         self._pos16 -= self._pos16 >> k
@@ -760,9 +760,9 @@ class Engine:
                 self._lunge_hi = pos
             else:
                 self._lunge_hi -= (self._lunge_hi - pos) >> 5
-            if pos > self._lunge_hi - (tn["LUNGE_DROP_MM"] >> 2) or self._vel16 >= 0:
+            if pos > self._lunge_hi - (tn.LUNGE_DROP_MM >> 2) or self._vel16 >= 0:
                 self._lunge_start = t       # still up there, or not going down: the drop has not begun
-            if pos < self._lunge_hi - tn["LUNGE_DROP_MM"]:
+            if pos < self._lunge_hi - tn.LUNGE_DROP_MM:
                 self._lunge_state = 1
                 self._lunge_min = pos
                 self._lunge_top = self._lunge_hi
@@ -770,17 +770,17 @@ class Engine:
         else:
             if pos < self._lunge_min:
                 self._lunge_min = pos
-            if pos > self._lunge_min + tn["LUNGE_RISE_MM"]:
+            if pos > self._lunge_min + tn.LUNGE_RISE_MM:
                 self._lunge_state = 0
                 self._lunge_hi = pos
                 dur = t - self._lunge_start
                 self._lunge_start = t
                 swing = self._lunge_top - self._lunge_min      # how deep it went
                 # walking bounces the pelvis too: mid-walk only a deep drop is a lunge
-                if (tn["LUNGE_MIN_MS"] <= dur <= tn["LUNGE_MAX_MS"]
-                        and (not self.steps.walking or swing >= tn["LUNGE_RISE_WALK_MM"])):
+                if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS
+                        and (not self.steps.walking or swing >= tn.LUNGE_RISE_WALK_MM)):
                     self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
-            elif t - self._lunge_low_t > tn["LUNGE_MAX_MS"]:
+            elif t - self._lunge_low_t > tn.LUNGE_MAX_MS:
                 # (timed from the real drop: the leaky height's slow sag
                 # before it is not part of the lunge)
                 self._lunge_state = 0
@@ -816,7 +816,7 @@ class Engine:
                     # a leg raise rolls the pelvis and raises its head end; a
                     # roll that barely raises it (getting up, reaching) is not one
                     sp = self._set_pitch16
-                    if sp < 0 and pitch * 100 * 16 > sp * tn["LEG_RAISE_PITCH_PCT"]:
+                    if sp < 0 and pitch * 100 * 16 > sp * tn.LEG_RAISE_PITCH_PCT:
                         return
                     self._leg_raise_pitch(pitch)
                 self._count(t_end, kind, side, dur, rng)
@@ -840,7 +840,7 @@ class Engine:
                 self._pend[0] = self._pend[self._pend_n - 1]
                 self._pend_t[0] = self._pend_t[self._pend_n - 1]
                 self._pend_n = 1
-        need = tn["SET_CONFIRM_REPS"]
+        need = tn.SET_CONFIRM_REPS
         if self.hint_kind != E.K_NONE and (self.hint_kind == kind or
                                            (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1

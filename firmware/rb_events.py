@@ -1,7 +1,8 @@
 """Event vocabulary of the detection core: kinds, postures, event types.
 
 Shared by the board (streams and logs events), the host (decodes, stores,
-reviews) and the analysis writer. An event is a tuple of 8 small ints:
+reviews) and the analysis writer.  The names of these codes are in rb_names,
+which the detection core does not import (they would cost the board's heap). An event is a tuple of 8 small ints:
 
     (type, t_ms, a, b, c, d, e, f)
 
@@ -44,9 +45,6 @@ EV_FAULT = 12
 EV_BATTERY = 13
 EV_POWER = 14
 
-EVENT_NAMES = ("", "rep", "set_start", "set_end", "hold_start", "hold_tick",
-               "hold_end", "walk_start", "steps", "walk_end", "posture",
-               "calibrated", "fault", "battery", "power")
 
 # exercise kinds; names are the trace-format vocabulary
 K_NONE = 0
@@ -61,9 +59,8 @@ K_PLANK = 8
 K_SIDE_PLANK = 9
 K_COBRA = 10
 K_WALK = 11
+K_COUNT = 12       # kind codes are 0 .. K_COUNT - 1
 
-KIND_NAMES = ("", "bridge", "leg_raise", "pelvic_tilt", "bird_dog", "lunge",
-              "cat_cow", "knee_twist", "plank", "side_plank", "cobra", "walk")
 REP_KINDS = (K_BRIDGE, K_LEG_RAISE, K_PELVIC_TILT, K_BIRD_DOG, K_LUNGE,
              K_CAT_COW, K_KNEE_TWIST)
 HOLD_KINDS = (K_PLANK, K_SIDE_PLANK, K_COBRA)
@@ -77,13 +74,10 @@ P_SIDE_L = 4     # left side up (lying on the right side)
 P_SIDE_R = 5     # right side up
 P_MOVING = 6     # between postures / not settled
 
-POSTURE_NAMES = ("unknown", "upright", "supine", "prone", "side_left",
-                 "side_right", "moving")
 
 SIDE_NONE = 0
 SIDE_LEFT = 1
 SIDE_RIGHT = 2
-SIDE_NAMES = ("", "left", "right")
 
 # calibration results (EV_CALIBRATED a)
 CAL_OK = 0
@@ -101,30 +95,18 @@ F_CONFIG_INVALID = 5
 F_SAMPLE_GAP = 6
 F_CONTROL_REFUSED = 7
 
-FAULT_NAMES = ("", "sensor_missing", "i2c_error", "fifo_overflow",
-               "log_write", "config_invalid", "sample_gap", "control_refused")
 
 # battery levels (EV_BATTERY c)
 BAT_OK = 0
 BAT_LOW = 1
 BAT_CRITICAL = 2
-BAT_LEVEL_NAMES = ("ok", "low", "critical")
 
 # power events (EV_POWER a, b)
 PW_SLEEP = 1
 PW_WAKE = 2
-PW_NAMES = ("", "sleep", "wake")
 PR_IDLE = 1          # sleep: idle timeout with no session and no (busy) link
 PR_BATTERY = 2       # sleep: battery critical
 PR_MOTION = 3        # wake: the motion interrupt
 PR_TIMER = 4         # wake: the sleep timer
 PR_POWER_ON = 5      # boot: power on or reset, not from sleep
-PR_NAMES = ("", "idle", "battery", "motion", "timer", "power_on")
 
-
-def kind_code(name):
-    """Kind code for a trace-format kind name, or K_NONE."""
-    for i in range(len(KIND_NAMES)):
-        if KIND_NAMES[i] == name:
-            return i
-    return K_NONE

@@ -154,12 +154,12 @@ class HoldDetector:
         self._va16 += (((fn << 4) - self._fs16) - self._va16) >> 2
         # -- still spells and transits
         va = self._va16 >> 4
-        mv = tn["HOLD_MOVE_MG"]
+        mv = tn.HOLD_MOVE_MG
         lim = mv
         a = self._acc
         if a[_SHAKE_N] >= _SHAKE_FRAMES:
             # (a shaky hold shakes |f| too: movement is well beyond its own shake)
-            v = isqrt(a[_SHAKE] // a[_SHAKE_N]) * tn["HOLD_TILT_SWAY_X"]
+            v = isqrt(a[_SHAKE] // a[_SHAKE_N]) * tn.HOLD_TILT_SWAY_X
             if v > lim:
                 lim = v if v < 4 * lim else 4 * lim
         moving = va > lim or -va > lim
@@ -167,13 +167,13 @@ class HoldDetector:
         h = self._h16
         if self._sp_on:
             j = _HSWAY if self.on else _SWAY
-            lim = isqrt(a[j] // a[j + 1]) * tn["HOLD_TILT_SWAY_X"] if a[j + 1] else 0
+            lim = isqrt(a[j] // a[j + 1]) * tn.HOLD_TILT_SWAY_X if a[j + 1] else 0
             # (never beyond HOLD_TILT_MAX_MG: a slow turn would raise the
             # sway it is measured by as it goes)
-            if lim < tn["HOLD_TILT_MG"]:
-                lim = tn["HOLD_TILT_MG"]
-            elif lim > tn["HOLD_TILT_MAX_MG"]:
-                lim = tn["HOLD_TILT_MAX_MG"]
+            if lim < tn.HOLD_TILT_MG:
+                lim = tn.HOLD_TILT_MG
+            elif lim > tn.HOLD_TILT_MAX_MG:
+                lim = tn.HOLD_TILT_MAX_MG
             # fast gravity's distance from the spell's slow gravity, perpendicular to it (mg)
             sx = h[0] >> 4
             sy = h[1] >> 4
@@ -189,7 +189,7 @@ class HoldDetector:
             self._gap_n = 0
             if self._act_t < 0:
                 self._act_t = t
-            if self._sp_on and t - self._act_t >= tn["HOLD_BREAK_MS"]:
+            if self._sp_on and t - self._act_t >= tn.HOLD_BREAK_MS:
                 self._spell_end()
         else:
             if self._act_t >= 0:
@@ -206,7 +206,7 @@ class HoldDetector:
             # attitude, a lift or a lowering is not); its mean |f| is the
             # still level from then on
             an = self._an
-            if (an[_AN_T] < 0 or abs(ux - an[0]) + abs(uy - an[1]) + abs(uz - an[2]) > tn["REST_SPELL_MILLI"]
+            if (an[_AN_T] < 0 or abs(ux - an[0]) + abs(uy - an[1]) + abs(uz - an[2]) > tn.REST_SPELL_MILLI
                     or va - an[_AN_LO] > 2 * mv or an[_AN_HI] - va > 2 * mv):
                 an[0] = ux
                 an[1] = uy
@@ -220,7 +220,7 @@ class HoldDetector:
                 an[_AN_HI] = va
             an[_AN_FS] += fn
             an[_AN_N] += 1
-            if t - an[_AN_T] >= tn["HOLD_SPELL_MS"]:
+            if t - an[_AN_T] >= tn.HOLD_SPELL_MS:
                 self._sp_on = True
                 self._sp_start = an[_AN_T]
                 self._sp_frames = self._eff_frames = 0
@@ -236,7 +236,7 @@ class HoldDetector:
                 self._fs16 = (an[_AN_FS] << 4) // an[_AN_N]
                 self._va16 = 0
         if self._sp_on:
-            lp3(h, gx, gy, gz, tn["SLOW_SHIFT"])
+            lp3(h, gx, gy, gz, tn.SLOW_SHIFT)
             self._sp_frames += 1
             if self._dz_due >= 0 and t >= self._dz_due:
                 self._measure_entry(t)
@@ -246,9 +246,9 @@ class HoldDetector:
             self._floor(tr16)
             f = self.floor16
             if f:
-                eff = tr16 * 100 >= f * tn["HOLD_TREMOR_PCT"]
-                keep = eff or tr16 * 100 >= f * tn["HOLD_KEEP_TREMOR_PCT"]
-                if tr16 * 100 <= f * tn["HOLD_REST_TREMOR_PCT"]:
+                eff = tr16 * 100 >= f * tn.HOLD_TREMOR_PCT
+                keep = eff or tr16 * 100 >= f * tn.HOLD_KEEP_TREMOR_PCT
+                if tr16 * 100 <= f * tn.HOLD_REST_TREMOR_PCT:
                     self._rest_t = t
             if self.hint_kind in E.HOLD_KINDS:
                 eff = keep = True
@@ -296,7 +296,7 @@ class HoldDetector:
         self._dz_due = -1
         fm = self.frame_ms
         tn = self.tun
-        turned = self._posture_t - tn["POSTURE_SETTLE_MS"] >= self._tr_t - _MARGIN_MS
+        turned = self._posture_t - tn.POSTURE_SETTLE_MS >= self._tr_t - _MARGIN_MS
         if turned:
             # the body came into this posture during the transit (a posture is
             # settled POSTURE_SETTLE_MS after that): the way in is measured
@@ -328,8 +328,8 @@ class HoldDetector:
         if turned:
             dux = 0                 # (the incline before is that of another posture)
             w[1] = -1
-        elif (w[1] >= 0 and -tn["HOLD_LIFT_MIN_MM"] < z < tn["HOLD_LIFT_MIN_MM"]
-              and 2 * dux < tn["COBRA_MIN_MILLI"] and -2 * dux < tn["COBRA_MIN_MILLI"]):
+        elif (w[1] >= 0 and -tn.HOLD_LIFT_MIN_MM < z < tn.HOLD_LIFT_MIN_MM
+              and 2 * dux < tn.COBRA_MIN_MILLI and -2 * dux < tn.COBRA_MIN_MILLI):
             # a wobble after a short spell, back to about the same place: the
             # way in is still the one into that spell (a sway's bob measures
             # as a few cm of noise, not added)
@@ -347,14 +347,14 @@ class HoldDetector:
         elif self._quiet_t < self._calm_t - _QUIET_BACK_MS:
             self._quiet_t = self._calm_t - _QUIET_BACK_MS
         ms = self._sp_frames * self.frame_ms
-        if ms >= self.tun["HOLD_SPELL_MS"] or self._tr_t < 0:
+        if ms >= self.tun.HOLD_SPELL_MS or self._tr_t < 0:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
             self._tr_t = self._quiet_t
             if self._dz_due < 0:
                 # (a spell over before its way in was measured leaves the carry as it was)
                 w = self._way
-                w[1] = w[0] if ms < self.tun["HOLD_CONFIRM_MS"] else -1
+                w[1] = w[0] if ms < self.tun.HOLD_CONFIRM_MS else -1
                 w[2] = self._entry_dz
                 w[3] = self._entry_dux
             # (the spell's slow gravity: where the body was before it moved)
@@ -363,7 +363,7 @@ class HoldDetector:
             self._pre_ux = sx * 1000 // (isqrt(sx * sx + (h[1] >> 4) * (h[1] >> 4) + (h[2] >> 4) * (h[2] >> 4)) or 1)
         self._sp_on = False
         self._dz_due = self._an[_AN_T] = -1
-        if ms >= self.tun["HOLD_CONFIRM_MS"]:
+        if ms >= self.tun.HOLD_CONFIRM_MS:
             # (a shake measured in a short spell goes on into the next: a
             # swaying hold broken by its own bob learns its shake that way)
             self._acc[_SHAKE] = self._acc[_SHAKE_N] = 0
@@ -375,7 +375,7 @@ class HoldDetector:
         # ints); the sway not while settling in
         a = self._acc
         _acc2(a, _SHAKE, va * va)
-        if t - self._sp_start < self.tun["SWAY_SETTLE_MS"]:
+        if t - self._sp_start < self.tun.SWAY_SETTLE_MS:
             return
         h = self._h16
         sx = h[0] >> 4
@@ -396,14 +396,14 @@ class HoldDetector:
 
     def _maybe_start(self, t, p, ux, tr16):
         tn = self.tun
-        if self._dz_due >= 0 or t - self._sp_start < tn["HOLD_CONFIRM_MS"]:
+        if self._dz_due >= 0 or t - self._sp_start < tn.HOLD_CONFIRM_MS:
             return
         b = 0
-        if self._eff_t >= 0 and self._eff_frames * 100 >= self._sp_frames * tn["HOLD_EFFORT_SHARE_PCT"]:
+        if self._eff_t >= 0 and self._eff_frames * 100 >= self._sp_frames * tn.HOLD_EFFORT_SHARE_PCT:
             b = B_EFFORT
-        if tn["HOLD_LIFT_MIN_MM"] <= self._entry_dz <= tn["HOLD_LIFT_MAX_MM"]:
+        if tn.HOLD_LIFT_MIN_MM <= self._entry_dz <= tn.HOLD_LIFT_MAX_MM:
             b |= B_LIFTED       # the pelvis went up into it
-        if p == E.P_PRONE and self._entry_dux >= tn["COBRA_MIN_MILLI"]:
+        if p == E.P_PRONE and self._entry_dux >= tn.COBRA_MIN_MILLI:
             b |= B_INCLINED     # the head end went up into it, far
         if not b:
             return
@@ -443,21 +443,21 @@ class HoldDetector:
             # held by effort alone: over when the tremor of effort falls away
             self._trl16 += ((tr16 << 4) - self._trl16) >> 7
             lvl = self._trl16 >> 4
-            if keep and tr16 * 100 >= lvl * tn["HOLD_END_TREMOR_PCT"]:
+            if keep and tr16 * 100 >= lvl * tn.HOLD_END_TREMOR_PCT:
                 self._low_t = -1
-                if tr16 * 100 >= lvl * tn["HOLD_LEVEL_PCT"]:
+                if tr16 * 100 >= lvl * tn.HOLD_LEVEL_PCT:
                     self._eff_hi_t = t
             else:
                 if self._low_t < 0:
                     self._low_t = t
-                if t - self._low_t >= tn["HOLD_BREAK_MS"]:
+                if t - self._low_t >= tn.HOLD_BREAK_MS:
                     self.end(self._eff_hi_t)
                     return
         if not self.announced:
-            if t - self.start >= tn["HOLD_MIN_MS"]:
+            if t - self.start >= tn.HOLD_MIN_MS:
                 self.announced = True
                 self.emit((E.EV_HOLD_START, t, self.kind, self.start, 0, 0, 0, 0))
-        elif t - self._tick >= tn["HOLD_TICK_MS"]:
+        elif t - self._tick >= tn.HOLD_TICK_MS:
             self._tick = t
             sw = self.sway_dmg()
             self.emit((E.EV_HOLD_TICK, t, self.kind, t - self.start, sw,
@@ -469,7 +469,7 @@ class HoldDetector:
         return isqrt(a[_HSWAY] // a[_HSWAY_N] * 100) if a[_HSWAY_N] else 0
 
     def stability(self, sway_dmg):
-        ref = self.tun["SWAY_REF_DMG"]
+        ref = self.tun.SWAY_REF_DMG
         return 100 * ref // (ref + sway_dmg)
 
     def end(self, t_end):

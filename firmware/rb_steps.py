@@ -19,22 +19,10 @@ import rb_events as E
 class StepCounter:
     def __init__(self, tun, emit):
         self.emit = emit
-        self.min_mg = tun["STEP_MIN_MG"]
-        self.rel_pct = tun["STEP_REL_PCT"]
-        self.min_ms = tun["STEP_MIN_MS"]
-        self.max_ms = tun["STEP_MAX_MS"]
-        self.confirm = tun["WALK_CONFIRM_STEPS"]
-        self.end_ms = tun["WALK_END_MS"]
-        self.jitter_pct = tun["STEP_REGULAR_PCT"]
-        self.report_ms = tun["STEPS_REPORT_MS"]
+        self.tun = tun
         self.hp16 = 0        # slow mean of vertical accel, x16
         self.sm = 0          # smoothed band-passed value (mg)
         self.sm1 = 0
-        self.rel_walk_pct = tun["STEP_REL_WALK_PCT"]
-        self.rel_rhythm_pct = tun["STEP_REL_RHYTHM_PCT"]
-        self.rhythm_pct = tun["STEP_RHYTHM_PCT"]
-        self.refract_pct = tun["STEP_REFRACT_PCT"]
-        self.stop_pct = tun["STEP_STOP_PCT"]
         self.prev = 0
         self.prev2 = 0
         self.rising = False
@@ -67,56 +55,56 @@ class StepCounter:
         self.sm = sm
         if self.walking and t_ms - self.last_step > self._end_gap():
             self._end_walk(t_ms)
-        elif not self.walking and self.pending and t_ms - self.last_step > self.max_ms:
+        elif not self.walking and self.pending and t_ms - self.last_step > self.tun.STEP_MAX_MS:
             self.pending = 0
 
     def _end_gap(self):
         g = self.last_interval * 5 // 2
-        return g if g > self.end_ms else self.end_ms
+        return g if g > self.tun.WALK_END_MS else self.tun.WALK_END_MS
 
     def _peak(self, t_ms, h):
         if self.walking:
             # inside a bout smaller steps (turns, slowing down) still count,
             # on the beat even weak ones (pivot steps, the closing step)
-            if (t_ms - self.last_step) * 100 <= self.iv * self.rhythm_pct:
-                thr = self.peak_avg * self.rel_rhythm_pct // 100
+            if (t_ms - self.last_step) * 100 <= self.iv * self.tun.STEP_RHYTHM_PCT:
+                thr = self.peak_avg * self.tun.STEP_REL_RHYTHM_PCT // 100
             else:
-                thr = self.peak_avg * self.rel_walk_pct // 100
-            lo = self.min_mg // 2
+                thr = self.peak_avg * self.tun.STEP_REL_WALK_PCT // 100
+            lo = self.tun.STEP_MIN_MG // 2
         else:
-            thr = self.peak_avg * self.rel_pct // 100
-            lo = self.min_mg
+            thr = self.peak_avg * self.tun.STEP_REL_PCT // 100
+            lo = self.tun.STEP_MIN_MG
         if thr < lo:
             thr = lo
         if h < thr:
             return
         dt = t_ms - self.last_step
-        if dt < self.min_ms:
+        if dt < self.tun.STEP_MIN_MS:
             return
-        if self.walking and dt * 100 < self.last_interval * self.refract_pct:
+        if self.walking and dt * 100 < self.last_interval * self.tun.STEP_REFRACT_PCT:
             return      # the second bump of one step (heel strike, then toe-off)
         self.peak_avg += (h - self.peak_avg) >> 3
         if self.walking:
             iv = self.iv
-            if dt * 10 > iv * 18 and h * 100 < self.peak_avg * self.stop_pct:
+            if dt * 10 > iv * 18 and h * 100 < self.peak_avg * self.tun.STEP_STOP_PCT:
                 # a late, weak bump after the rhythm broke: the walk is over
                 self._end_walk(t_ms)
                 return
             self.last_step = t_ms
-            self.last_interval = dt if dt < self.max_ms else self.last_interval
+            self.last_interval = dt if dt < self.tun.STEP_MAX_MS else self.last_interval
             if dt * 10 < iv * 15:
                 self.iv = iv + ((dt - iv) >> 2)
             self.steps += 1
             if self.last_interval:
                 self.cadence = 60000 // self.last_interval
-            if t_ms - self.last_report >= self.report_ms:
+            if t_ms - self.last_report >= self.tun.STEPS_REPORT_MS:
                 self.last_report = t_ms
                 self.emit((E.EV_STEPS, t_ms, self.steps, self.cadence, self.walk_start, 0, 0, 0))
             return
         # not walking yet: is this step regular with the previous ones?
-        if self.pending and dt <= self.max_ms:
+        if self.pending and dt <= self.tun.STEP_MAX_MS:
             li = self.last_interval
-            if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.jitter_pct:
+            if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.tun.STEP_REGULAR_PCT:
                 self.pending = 1
                 self.first_step = self.last_step
             self.pending += 1
@@ -126,7 +114,7 @@ class StepCounter:
             self.first_step = t_ms
             self.last_interval = 0
         self.last_step = t_ms
-        if self.pending >= self.confirm:
+        if self.pending >= self.tun.WALK_CONFIRM_STEPS:
             self.walking = True
             self.steps = self.pending
             self.pending = 0

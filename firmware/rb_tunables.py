@@ -1,95 +1,126 @@
 """Tunables of the detection core: built-in defaults and loading thresholds.json.
 
 The documented copy of every value is calibration_data/thresholds.json (the
-board gets it as /thresholds.json); DEFAULTS here must equal it, which a
+board gets it as /thresholds.json); the defaults here must equal it, which a
 test checks.  All values are ints with their unit in the name.
+
+The defaults are class attributes of `Tunables`, read by the core as
+`tun.REP_MIN_MS`: an attribute name is an interned qstr, so each name costs
+the board's heap once, where dict keys written in every module that reads
+them would each be a separate str object.  An instance holds only the values
+that differ from the defaults.
 """
 
-DEFAULTS = {
-    "FRAME_MS": 40,               # internal frame period: samples are averaged into 40 ms bins
-    "GAP_RESET_MS": 1500,         # a hole in the data longer than this resets the filters
-    "LP_SHIFT": 3,                # gravity low-pass: tau = 2**3 frames ~ 0.32 s
-    "SLOW_SHIFT": 6,              # slow gravity (vertical axis, sway drift removal): ~2.6 s
-    "BASE_SHIFT": 7,              # rep baseline adaptation when idle: ~5 s ...
-    "BASE_TOWARD_SHIFT": 2,       # ... 4x slower toward the side the reps go
-    "BASE_BAND_SHIFT": 2,         # ... and 4x slower while away from rest (between REP_LO and REP_HI)
-    "POSTURE_ENTER_MILLI": 700,   # cos of the cone (~45 deg) around each posture's gravity axis
-    "POSTURE_LEAVE_MILLI": 600,   # ... and is left only below cos ~53 deg (hysteresis)
-    "POSTURE_SETTLE_MS": 1000,    # a new posture must hold this long
-    "REP_HI_MILLI": 80,           # excursion starts above sin(4.6 deg) from the baseline
-    "REP_HI_PRONE_MILLI": 65,     # ... face down (a leg lift tips the pelvis only a few degrees)
-    "REP_LO_MILLI": 40,           # ... and ends back below sin(2.3 deg)
-    "REP_SET_HI_PCT": 45,         # inside a set an excursion past 45% of the recent reps' peak starts a rep ...
-    "REP_SET_MIN_MILLI": 45,      # ... but never below sin(2.6 deg) (breathing tips the pelvis < 0.5 deg)
-    "REP_SET_MAX_PCT": 300,       # ... and one over 3x their peak is not one of them
-    "REP_RETURN_PCT": 20,         # ... or below 20% of a pitch rep's peak, whichever is larger
-    "REP_QUIET_MS": 120,          # back near the baseline for this long = rep done
-    "REP_MIN_MS": 1100,
-    "REP_MAX_MS": 9000,
-    "REST_SPELL_MILLI": 30,       # a still spell: gravity stays within ~1.7 deg (sum of |du|) of where it began
-    "REST_SPELL_MS": 1500,        # a departure longer than REP_MAX_MS re-seats the baseline at its first still spell this long
-    "REP_HOLD_MAX_MS": 5000,      # still this long away from the baseline is a new position, not a rep's hold
-    "REP_MAX_MILLI": 750,         # bigger than ~49 deg is a posture change, not a rep
-    "BRIDGE_MIN_MILLI": 240,      # supine head-end-down excursion of ~14 deg or more is a bridge
-    "SEED_MAX_COS": 970,          # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
-    "LEG_RAISE_PITCH_PCT": 50,    # in a leg-raise set a rolling rep raises the head end at least half as far as usual
-    "ROLL_DOMINANCE_PCT": 120,    # roll beats pitch by 20% -> a rolling exercise
-    "LEVEL_STILL_MS": 3000,       # default mount: standing still this long levels the strap's tilt
-    "LEVEL_STILL_MG": 30,
-    "LEVEL_MIN_MILLI": 35,        # ... when it is more than ~2 deg off
-    "LEVEL_MAX_MILLI": 500,       # ... and less than 30 deg (more is not a waist strap on the back)
-    "LUNGE_LEAK_SHIFT": 5,        # leak of the height integrators: tau = 2**5 frames ~ 1.3 s
-    "LUNGE_DROP_MM": 60,          # lunge: pelvis (leaky-integrated height) drops this far below its recent high
-    "LUNGE_RISE_MM": 150,         # ... then rises this far above the low
-    "LUNGE_RISE_WALK_MM": 250,    # ... or this far while a walk is under way
-    "LUNGE_MIN_MS": 800,
-    "LUNGE_MAX_MS": 6000,         # a forward lunge takes 2-4 s down and up; a slower swing is getting up or settling
-    "SET_CONFIRM_REPS": 2,        # a set is believed after this many like reps
-    "SET_GAP_MS": 12000,          # no rep for this long ends a set
-    "SET_GAP_RHYTHM_X": 3,        # ... or 3 of its rep intervals (a missed rep leaves 2), never below REP_MAX_MS
-    "HOLD_CONFIRM_MS": 4000,      # a still spell in a hold posture this long, with evidence, starts a hold (backdated)
-    "HOLD_MIN_MS": 8000,          # shorter holds are not reported
-    "HOLD_SPELL_MS": 400,         # a still spell begins when gravity stays in the REST_SPELL_MILLI cone this long
-    "HOLD_BREAK_MS": 400,         # low-frequency movement this long ends a spell (a hold in it ends where it began)
-    "HOLD_MOVE_MG": 15,           # |f| - 1 g, smoothed ~0.16 s: the pelvis accelerating up or down
-    "HOLD_TILT_MG": 40,           # the body tilting this far (~2.3 deg) from the spell's slow gravity is movement ...
-    "HOLD_TILT_SWAY_X": 3,        # ... or this many times its RMS sway, if more (a shaky hold goes on) ...
-    "HOLD_TILT_MAX_MG": 150,      # ... but not beyond this (~8.6 deg)
-    "HOLD_LIFT_MIN_MM": 120,      # the pelvis went up this far into a spell: a plank's lift from lying ...
-    "HOLD_LIFT_MAX_MM": 350,      # ... but not further (up onto all fours from lying is ~40 cm)
-    "HOLD_TREMOR_PCT": 150,       # tremor above 1.5x the posture's resting level is effort ...
-    "HOLD_KEEP_TREMOR_PCT": 140,  # ... and above 1.4x keeps it (hysteresis)
-    "HOLD_EFFORT_SHARE_PCT": 50,  # ... for at least this share of a spell's frames to start a hold
-    "HOLD_END_TREMOR_PCT": 50,    # a hold held by effort alone ends when tremor falls below 50% of its mean ...
-    "HOLD_LEVEL_PCT": 75,         # ... backdated to when it last stood above 75% of it
-    "HOLD_REST_TREMOR_PCT": 115,  # ... a hold held by effort began when tremor last stood within 115% of the resting level
-    "COBRA_MIN_MILLI": 250,       # the head end went up this far (sin, ~14.5 deg) into a face-down hold: a cobra
-    "SWAY_SETTLE_MS": 1000,       # sway is measured from this long after the body becomes steady
-    "SWAY_REF_DMG": 200,          # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
-    "HOLD_TICK_MS": 1000,
-    "STEP_MIN_MG": 30,            # step peak of the band-passed vertical acceleration
-    "STEP_REL_PCT": 40,           # ... and at least this share of the recent mean peak
-    "STEP_REL_WALK_PCT": 20,      # ... inside a confirmed bout
-    "STEP_REL_RHYTHM_PCT": 10,    # ... or this share when the peak comes on the beat (turn and closing steps are weak)
-    "STEP_RHYTHM_PCT": 200,       # on the beat: within 200% of the bout's typical step interval of the last step
-    "STEP_REFRACT_PCT": 0,        # in a bout, a peak sooner than this % of the last interval is the same step (0: off)
-    "STEP_STOP_PCT": 0,           # in a bout, a bump this weak (% of mean) after a long pause ends the walk (0: off)
-    "STEP_MIN_MS": 350,
-    "STEP_MAX_MS": 1400,
-    "STEP_REGULAR_PCT": 45,       # a bout needs step intervals within +-45% of each other
-    "WALK_CONFIRM_STEPS": 4,
-    "WALK_END_MS": 2000,
-    "STEPS_REPORT_MS": 5000,
-}
+
+class Tunables:
+    FRAME_MS = 40                 # internal frame period: samples are averaged into 40 ms bins
+    GAP_RESET_MS = 1500           # a hole in the data longer than this resets the filters
+    LP_SHIFT = 3                  # gravity low-pass: tau = 2**3 frames ~ 0.32 s
+    SLOW_SHIFT = 6                # slow gravity (vertical axis, sway drift removal): ~2.6 s
+    BASE_SHIFT = 7                # rep baseline adaptation when idle: ~5 s ...
+    BASE_TOWARD_SHIFT = 2         # ... 4x slower toward the side the reps go
+    BASE_BAND_SHIFT = 2           # ... and 4x slower while away from rest (between REP_LO and REP_HI)
+    POSTURE_ENTER_MILLI = 700     # cos of the cone (~45 deg) around each posture's gravity axis
+    POSTURE_LEAVE_MILLI = 600     # ... and is left only below cos ~53 deg (hysteresis)
+    POSTURE_SETTLE_MS = 1000      # a new posture must hold this long
+    REP_HI_MILLI = 80             # excursion starts above sin(4.6 deg) from the baseline
+    REP_HI_PRONE_MILLI = 65       # ... face down (a leg lift tips the pelvis only a few degrees)
+    REP_LO_MILLI = 40             # ... and ends back below sin(2.3 deg)
+    REP_SET_HI_PCT = 45           # inside a set an excursion past 45% of the recent reps' peak starts a rep ...
+    REP_SET_MIN_MILLI = 45        # ... but never below sin(2.6 deg) (breathing tips the pelvis < 0.5 deg)
+    REP_SET_MAX_PCT = 300         # ... and one over 3x their peak is not one of them
+    REP_RETURN_PCT = 20           # ... or below 20% of a pitch rep's peak, whichever is larger
+    REP_QUIET_MS = 120            # back near the baseline for this long = rep done
+    REP_MIN_MS = 1100
+    REP_MAX_MS = 9000
+    REST_SPELL_MILLI = 30         # a still spell: gravity stays within ~1.7 deg (sum of |du|) of where it began
+    REST_SPELL_MS = 1500          # a departure longer than REP_MAX_MS re-seats the baseline at its first still spell this long
+    REP_HOLD_MAX_MS = 5000        # still this long away from the baseline is a new position, not a rep's hold
+    REP_MAX_MILLI = 750           # bigger than ~49 deg is a posture change, not a rep
+    BRIDGE_MIN_MILLI = 240        # supine head-end-down excursion of ~14 deg or more is a bridge
+    SEED_MAX_COS = 970            # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
+    LEG_RAISE_PITCH_PCT = 50      # in a leg-raise set a rolling rep raises the head end at least half as far as usual
+    ROLL_DOMINANCE_PCT = 120      # roll beats pitch by 20% -> a rolling exercise
+    LEVEL_STILL_MS = 3000         # default mount: standing still this long levels the strap's tilt
+    LEVEL_STILL_MG = 30
+    LEVEL_MIN_MILLI = 35          # ... when it is more than ~2 deg off
+    LEVEL_MAX_MILLI = 500         # ... and less than 30 deg (more is not a waist strap on the back)
+    LUNGE_LEAK_SHIFT = 5          # leak of the height integrators: tau = 2**5 frames ~ 1.3 s
+    LUNGE_DROP_MM = 60            # lunge: pelvis (leaky-integrated height) drops this far below its recent high
+    LUNGE_RISE_MM = 150           # ... then rises this far above the low
+    LUNGE_RISE_WALK_MM = 250      # ... or this far while a walk is under way
+    LUNGE_MIN_MS = 800
+    LUNGE_MAX_MS = 6000           # a forward lunge takes 2-4 s down and up; a slower swing is getting up or settling
+    SET_CONFIRM_REPS = 2          # a set is believed after this many like reps
+    SET_GAP_MS = 12000            # no rep for this long ends a set
+    SET_GAP_RHYTHM_X = 3          # ... or 3 of its rep intervals (a missed rep leaves 2), never below REP_MAX_MS
+    HOLD_CONFIRM_MS = 4000        # a still spell in a hold posture this long, with evidence, starts a hold (backdated)
+    HOLD_MIN_MS = 8000            # shorter holds are not reported
+    HOLD_SPELL_MS = 400           # a still spell begins when gravity stays in the REST_SPELL_MILLI cone this long
+    HOLD_BREAK_MS = 400           # low-frequency movement this long ends a spell (a hold in it ends where it began)
+    HOLD_MOVE_MG = 15             # |f| - 1 g, smoothed ~0.16 s: the pelvis accelerating up or down
+    HOLD_TILT_MG = 40             # the body tilting this far (~2.3 deg) from the spell's slow gravity is movement ...
+    HOLD_TILT_SWAY_X = 3          # ... or this many times its RMS sway, if more (a shaky hold goes on) ...
+    HOLD_TILT_MAX_MG = 150        # ... but not beyond this (~8.6 deg)
+    HOLD_LIFT_MIN_MM = 120        # the pelvis went up this far into a spell: a plank's lift from lying ...
+    HOLD_LIFT_MAX_MM = 350        # ... but not further (up onto all fours from lying is ~40 cm)
+    HOLD_TREMOR_PCT = 150         # tremor above 1.5x the posture's resting level is effort ...
+    HOLD_KEEP_TREMOR_PCT = 140    # ... and above 1.4x keeps it (hysteresis)
+    HOLD_EFFORT_SHARE_PCT = 50    # ... for at least this share of a spell's frames to start a hold
+    HOLD_END_TREMOR_PCT = 50      # a hold held by effort alone ends when tremor falls below 50% of its mean ...
+    HOLD_LEVEL_PCT = 75           # ... backdated to when it last stood above 75% of it
+    HOLD_REST_TREMOR_PCT = 115    # ... a hold held by effort began when tremor last stood within 115% of the resting level
+    COBRA_MIN_MILLI = 250         # the head end went up this far (sin, ~14.5 deg) into a face-down hold: a cobra
+    SWAY_SETTLE_MS = 1000         # sway is measured from this long after the body becomes steady
+    SWAY_REF_DMG = 200            # stability = 100 * ref / (ref + sway): 20 mg sway -> 50
+    HOLD_TICK_MS = 1000
+    STEP_MIN_MG = 30              # step peak of the band-passed vertical acceleration
+    STEP_REL_PCT = 40             # ... and at least this share of the recent mean peak
+    STEP_REL_WALK_PCT = 20        # ... inside a confirmed bout
+    STEP_REL_RHYTHM_PCT = 10      # ... or this share when the peak comes on the beat (turn and closing steps are weak)
+    STEP_RHYTHM_PCT = 200         # on the beat: within 200% of the bout's typical step interval of the last step
+    STEP_REFRACT_PCT = 0          # in a bout, a peak sooner than this % of the last interval is the same step (0: off)
+    STEP_STOP_PCT = 0             # in a bout, a bump this weak (% of mean) after a long pause ends the walk (0: off)
+    STEP_MIN_MS = 350
+    STEP_MAX_MS = 1400
+    STEP_REGULAR_PCT = 45         # a bout needs step intervals within +-45% of each other
+    WALK_CONFIRM_STEPS = 4
+    WALK_END_MS = 2000
+    STEPS_REPORT_MS = 5000
+
+
+def defaults():
+    """Every tunable and its default, as a dict."""
+    d = Tunables.__dict__
+    return {k: d[k] for k in d if k[:1] != "_"}
+
+
+def known(key):
+    """True if `key` names a tunable."""
+    return isinstance(key, str) and key[:1] != "_" and key in Tunables.__dict__
+
+
+def make(tun=None):
+    """A Tunables from None (defaults), a Tunables, or a dict of values (all or some)."""
+    if isinstance(tun, Tunables):
+        return tun
+    t = Tunables()
+    if tun:
+        for k in tun:
+            if not known(k):
+                raise ValueError("unknown threshold %r" % k)
+            if tun[k] != getattr(Tunables, k):
+                setattr(t, k, tun[k])
+    return t
 
 
 def load(path=None):
-    """Defaults overridden by the JSON file at `path` (missing file: defaults).
+    """Defaults overridden by the JSON file at `path` (missing file: defaults), as a dict.
 
     Unknown keys and non-int values raise ValueError naming the key, so a bad
     thresholds file is reported instead of silently ignored.
     """
-    t = dict(DEFAULTS)
+    t = defaults()
     if path is None:
         return t
     try:
@@ -109,7 +140,7 @@ def load(path=None):
 
 def merge(t, vals):
     for k in vals:
-        if k not in DEFAULTS:
+        if not known(k):
             raise ValueError("unknown threshold %r" % k)
         v = vals[k]
         if isinstance(v, dict):

@@ -22,6 +22,8 @@ from sim.bluez_bridge import BluezRadio
 
 import rb_events as E
 
+import rb_names as N
+
 pytestmark = pytest.mark.timeout(240)
 
 TRACE = paths.SHARED / "datasets" / "synthetic-dev" / "dev-100006.csv"
@@ -87,5 +89,5 @@ def test_real_firmware_session_with_link_drops_stores_every_seq_once(tmp_path):
     assert last >= seqs[-1] >= summary["board_last_seq"]
     assert sorted(delivered) == seqs
     kinds = {ev[0] for _s, ev in evs}
-    assert kinds <= set(range(1, len(E.EVENT_NAMES)))
+    assert kinds <= set(range(1, len(N.EVENT_NAMES)))
     assert len(evs) >= 45

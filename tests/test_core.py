@@ -14,6 +14,7 @@ import rb_trace  # noqa: E402
 import rb_tunables  # noqa: E402
 import rb_mount  # noqa: E402
 import rb_events as E  # noqa: E402
+import rb_names as N  # noqa: E402
 import rb_analysis  # noqa: E402
 
 SYN = paths.SHARED / "datasets" / "synthetic-dev"
@@ -86,8 +87,8 @@ def test_analyze_missing_file():
 
 def test_thresholds_file_matches_defaults():
     doc = json.loads(paths.THRESHOLDS.read_text())
-    assert {k: v["value"] for k, v in doc["values"].items()} == rb_tunables.DEFAULTS
-    assert rb_tunables.load(str(paths.THRESHOLDS)) == rb_tunables.DEFAULTS
+    assert {k: v["value"] for k, v in doc["values"].items()} == rb_tunables.defaults()
+    assert rb_tunables.load(str(paths.THRESHOLDS)) == rb_tunables.defaults()
 
 
 def test_bad_thresholds_are_reported(tmp_path):
@@ -110,7 +111,7 @@ def test_micropython_json_byte_identical(trace):
 def test_json_matches_analysis_format():
     text, _ = A.analyze_cpython(SYN / "dev-100004.csv", None)
     doc = json.loads(text)
-    kinds = set(E.KIND_NAMES[1:])
+    kinds = set(N.KIND_NAMES[1:])
     for s in doc["segments"]:
         assert s["kind"] in kinds and s["start"] <= s["end"]
         if "reps" in s:
@@ -210,7 +211,7 @@ def test_step_error_on_real_walking():
     after the walk (9 of them after the back sensor's recording ends), so no trace is asked
     to be exact; 10-3 is counted 38 against 34 (its annotations go R, R, L, L at the stop)."""
     from repbelt import bench_accuracy as B
-    by, _ = B.run([REAL], rb_tunables.DEFAULTS)
+    by, _ = B.run([REAL], rb_tunables.defaults())
     rows = by["real-gait-dev"]
     assert len(rows) == 18
     assert B.summarize(rows)["step_err_pct"] <= 4.5
@@ -221,7 +222,7 @@ def test_step_error_on_real_walking():
 def test_accuracy_floor_on_synthetic_dev():
     """A regression guard with real figures: the shared synthetic set must stay at least this good."""
     from repbelt import bench_accuracy as B
-    by, _ = B.run([SYN], rb_tunables.DEFAULTS)
+    by, _ = B.run([SYN], rb_tunables.defaults())
     s = B.summarize(by["synthetic-dev"])
     # (all 27 sets exact today; one set of slack)
     assert s["exact_pct"] >= 96 and s["pm1_pct"] == 100 and s["recog_pct"] >= 97, s

@@ -28,7 +28,7 @@ class Body:
 
     def __init__(self, tremor_mg=0.0, seed=1):
         self.events = []
-        self.det = rb_hold.HoldDetector(rb_tunables.DEFAULTS, FRAME_MS, self.events.append)
+        self.det = rb_hold.HoldDetector(rb_tunables.Tunables(), FRAME_MS, self.events.append)
         self.t = 0
         self.pitch_deg = 0.0
         self.tremor_mg = tremor_mg
@@ -131,7 +131,7 @@ def _hold_rows(by_source):
 
 
 def test_every_synthetic_dev_hold_found_right_kind_within_one_second():
-    by, _ = B.run([SYN], rb_tunables.DEFAULTS)
+    by, _ = B.run([SYN], rb_tunables.defaults())
     holds = _hold_rows(by)
     assert len(holds) == 9
     for kind, want, got in holds:

@@ -20,6 +20,7 @@ from repbelt.store import Store  # noqa: E402
 from repbelt.virtual_board import VirtualBoard, trace_duration_s  # noqa: E402
 import rb_analysis  # noqa: E402
 import rb_events as E  # noqa: E402
+import rb_names as N  # noqa: E402
 import rb_log  # noqa: E402
 
 REPBELT = str(Path(sys.executable).parent / "repbelt")
@@ -78,9 +79,9 @@ def totals(events):
     reps, holds, steps = {}, {}, 0
     for ev in events:
         if ev[0] == E.EV_REP:
-            reps[E.KIND_NAMES[ev[2]]] = reps.get(E.KIND_NAMES[ev[2]], 0) + 1
+            reps[N.KIND_NAMES[ev[2]]] = reps.get(N.KIND_NAMES[ev[2]], 0) + 1
         elif ev[0] == E.EV_HOLD_END:
-            holds[E.KIND_NAMES[ev[2]]] = holds.get(E.KIND_NAMES[ev[2]], 0) + 1
+            holds[N.KIND_NAMES[ev[2]]] = holds.get(N.KIND_NAMES[ev[2]], 0) + 1
         elif ev[0] == E.EV_WALK_END:
             steps += ev[4]
     return reps, holds, steps

@@ -29,9 +29,10 @@ from . import paths
 
 import rb_analysis  # noqa: E402  (firmware core, via paths)
 import rb_events as E  # noqa: E402
+import rb_names as N  # noqa: E402
 
-REP_KINDS = set(E.KIND_NAMES[k] for k in E.REP_KINDS)
-HOLD_KINDS = set(E.KIND_NAMES[k] for k in E.HOLD_KINDS)
+REP_KINDS = set(N.KIND_NAMES[k] for k in E.REP_KINDS)
+HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import paths  # noqa: F401 - puts firmware/ on sys.path
 import rb_events as E
+import rb_names as N
 
 from .board_deploy import CONFIG
 from .board_stream import Collector, stream
@@ -27,9 +28,9 @@ LABELS_FORMAT = "repbelt-labels/1"
 
 
 def kind_class(kind):
-    code = E.kind_code(kind)
+    code = N.kind_code(kind)
     if code == E.K_NONE:
-        raise UserError("unknown kind %r: use one of %s" % (kind, ", ".join(E.KIND_NAMES[1:])))
+        raise UserError("unknown kind %r: use one of %s" % (kind, ", ".join(N.KIND_NAMES[1:])))
     if code in E.HOLD_KINDS:
         return "hold"
     if code == E.K_WALK:

@@ -71,7 +71,7 @@ def analyse(csv, tun):
 
 
 def tunables_for(combo):
-    t = dict(rb_tunables.DEFAULTS)
+    t = rb_tunables.defaults()
     t.update(combo)
     t["REP_LO_MILLI"] = combo["REP_HI_MILLI"] // 2
     return t
@@ -83,7 +83,7 @@ def fit(dir_path, progress=None):
     keys = sorted(GRID)
     combos = [dict(zip(keys, vals)) for vals in itertools.product(*(GRID[k] for k in keys))]
     # defaults first: ties keep the shared thresholds
-    base = {k: rb_tunables.DEFAULTS[k] for k in keys}
+    base = {k: getattr(rb_tunables.Tunables, k) for k in keys}
     combos = [base] + [c for c in combos if c != base]
     best = None
     default_score = None
@@ -98,5 +98,5 @@ def fit(dir_path, progress=None):
             progress(i + 1, len(combos))
     s, c = best
     t = tunables_for(c)
-    overrides = {k: t[k] for k in sorted(t) if t[k] != rb_tunables.DEFAULTS[k]}
+    overrides = {k: t[k] for k in sorted(t) if t[k] != getattr(rb_tunables.Tunables, k)}
     return {"overrides": overrides, "score": s, "default_score": default_score, "n": len(recs)}

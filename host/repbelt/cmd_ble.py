@@ -19,6 +19,8 @@ from .store import Store, db_option
 
 import rb_events as E
 
+import rb_names as N
+
 VIEW_HZ = 4
 PLAIN_EVERY_S = 2.0
 
@@ -181,7 +183,7 @@ def _fmt_s(ms):
 
 
 def _kind(k):
-    return E.KIND_NAMES[k].replace("_", " ") if 0 < k < len(E.KIND_NAMES) else "-"
+    return N.KIND_NAMES[k].replace("_", " ") if 0 < k < len(N.KIND_NAMES) else "-"
 
 
 def _view(rec, board, t0):
@@ -217,7 +219,7 @@ def _view(rec, board, t0):
         t.add_row("last hold", "%s %.1f s  stability %d/100" % (_kind(s.last_hold[0]), s.last_hold[1] / 1000.0,
                                                               s.last_hold[2]))
     t.add_row("steps", "%d%s" % (s.steps_total, ("  (walking, %d spm)" % s.cadence) if s.walking else ""))
-    t.add_row("posture", E.POSTURE_NAMES[s.posture] if s.posture < len(E.POSTURE_NAMES) else "?")
+    t.add_row("posture", N.POSTURE_NAMES[s.posture] if s.posture < len(N.POSTURE_NAMES) else "?")
     bstyle = {E.BAT_LOW: "yellow", E.BAT_CRITICAL: "bold red"}.get(s.battery_level, "")
     btext = battery_text(s.battery_pct, s.battery_level, s.battery_mv)
     t.add_row("battery", ("[%s]%s[/]" % (bstyle, btext)) if bstyle else btext)

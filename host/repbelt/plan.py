@@ -20,6 +20,8 @@ from .errors import UserError
 
 import rb_events as E
 
+import rb_names as N
+
 BUILTIN_DIR = Path(__file__).resolve().parent / "plans"
 BUILTIN_PLAN = BUILTIN_DIR / "seed.toml"
 PLAN_ENV = "REPBELT_PLAN"
@@ -172,10 +174,10 @@ def parse_plan(text, source="<plan>"):
         if not isinstance(st, dict):
             raise bad(where + ": must be a table")
         kind = st.get("kind")
-        code = E.kind_code(kind) if isinstance(kind, str) else E.K_NONE
+        code = N.kind_code(kind) if isinstance(kind, str) else E.K_NONE
         if code in (E.K_NONE, E.K_WALK):
             raise bad("%s: kind %r is not an exercise (use one of %s)"
-                      % (where, kind, ", ".join(E.KIND_NAMES[k] for k in E.REP_KINDS + E.HOLD_KINDS)))
+                      % (where, kind, ", ".join(N.KIND_NAMES[k] for k in E.REP_KINDS + E.HOLD_KINDS)))
         where = "step %d (%s)" % (i, kind)
         sets = st.get("sets", 1)
         if not isinstance(sets, int) or not 1 <= sets <= 50:

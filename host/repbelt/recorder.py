@@ -22,6 +22,8 @@ from . import paths  # noqa: F401
 from .errors import UserError
 
 import rb_events as E
+
+import rb_names as N
 import rb_protocol as P
 
 log = logging.getLogger("repbelt.recorder")
@@ -130,14 +132,14 @@ def power_text(ev):
     """EV_POWER in words: "board went to sleep (idle)", "woke on motion after 1:05:00 asleep"."""
     what, why, slept_s = ev[2], ev[3], ev[4]
     if what == E.PW_SLEEP:
-        return "board went to sleep (%s)" % ("battery critical" if why == E.PR_BATTERY else _name(E.PR_NAMES, why))
+        return "board went to sleep (%s)" % ("battery critical" if why == E.PR_BATTERY else _name(N.PR_NAMES, why))
     if what == E.PW_WAKE:
         if why == E.PR_POWER_ON:
             return "board powered on"
         after = ""
         if slept_s > 0:
             after = " after %d:%02d:%02d asleep" % (slept_s // 3600, slept_s // 60 % 60, slept_s % 60)
-        return "woke on %s%s" % (_name(E.PR_NAMES, why), after)
+        return "woke on %s%s" % (_name(N.PR_NAMES, why), after)
     return "power event %d (reason %d)" % (what, why)
 
 

@@ -10,9 +10,11 @@ from . import paths  # noqa: F401  (puts firmware/ on sys.path)
 
 import rb_events as E
 
+import rb_names as N
+
 
 def kind_name(code):
-    return E.KIND_NAMES[code] if 0 <= code < len(E.KIND_NAMES) else "kind%d" % code
+    return N.KIND_NAMES[code] if 0 <= code < len(N.KIND_NAMES) else "kind%d" % code
 
 
 def local_time(ts):
@@ -35,7 +37,7 @@ def session_detail(store, session_id, step_length_m):
     sets = []
     for s in store.sets(session_id):
         reps = [{"rep": r["rep_no"], "t_s": r["t_ms"] / 1000.0, "tempo_s": r["dur_ms"] / 1000.0,
-                 "range_deg": r["range_ddeg"] / 10.0, "side": E.SIDE_NAMES[r["side"]] if 0 <= r["side"] < 3 else ""}
+                 "range_deg": r["range_ddeg"] / 10.0, "side": N.SIDE_NAMES[r["side"]] if 0 <= r["side"] < 3 else ""}
                 for r in s["rep_list"]]
         sets.append({"set": s["set_no"], "kind": kind_name(s["kind"]), "kind_code": s["kind"],
                      "start_s": s["start_ms"] / 1000.0, "duration_s": (s["end_ms"] - s["start_ms"]) / 1000.0,
@@ -75,7 +77,7 @@ def board_events(store, session_id, t0):
         elif typ == E.EV_POWER:
             what, text = "power", power_text(ev)
         else:
-            name = (E.FAULT_NAMES[ev[2]] if 0 < ev[2] < len(E.FAULT_NAMES) else "fault %d" % ev[2]).replace("_", " ")
+            name = (N.FAULT_NAMES[ev[2]] if 0 < ev[2] < len(N.FAULT_NAMES) else "fault %d" % ev[2]).replace("_", " ")
             last = out[-1] if out else None
             if last is not None and last.get("fault") == ev[2]:
                 # a run of the same fault (FIFO overflows while idle) is one row, not a screenful

@@ -28,6 +28,8 @@ from .errors import UserError
 
 import rb_events as E
 
+import rb_names as N
+
 DB_ENV = "REPBELT_DB"
 TIMEOUT_ENV = "REPBELT_DB_TIMEOUT_S"
 LOCK_TIMEOUT_S = 5.0
@@ -189,7 +191,7 @@ def _check_event(ev):
     for v in ev:
         if not isinstance(v, int):
             raise ValueError("event fields must be ints, got %r" % (ev,))
-    if not 0 < ev[0] < len(E.EVENT_NAMES):
+    if not 0 < ev[0] < len(N.EVENT_NAMES):
         raise ValueError("unknown event type in %r" % (ev,))
 
 
@@ -475,7 +477,7 @@ class Store:
             FROM sessions s LEFT JOIN devices dv ON dv.id = s.device_id %s
             ORDER BY s.started DESC, s.id DESC""" % (E.K_WALK, where), (() if session_id is None else (session_id,)))
         for r in rows:
-            r["kinds"] = [E.KIND_NAMES[int(k)] for k in r["kinds"].split(",")] if r["kinds"] else []
+            r["kinds"] = [N.KIND_NAMES[int(k)] for k in r["kinds"].split(",")] if r["kinds"] else []
             end = r["ended"]
             if end is None and r["last_ms"] is not None:
                 end = r["started"] + r["last_ms"] / 1000.0

@@ -21,11 +21,12 @@ def build():
     src = (paths.FIRMWARE / "rb_tunables.py").read_text()
     vals = {}
     for line in src.splitlines():
-        m = re.match(r'\s+"(\w+)": (-?\d+),\s*(?:#\s*(.*))?', line)
+        m = re.match(r'    ([A-Z][A-Z_0-9]*) = (-?\d+)\s*(?:#\s*(.*))?$', line)
         if m:
             vals[m.group(1)] = {"value": int(m.group(2)), "doc": (m.group(3) or "").strip()}
-    if set(vals) != set(rb_tunables.DEFAULTS):
-        raise SystemExit("rb_tunables.py: could not read every default: %s" % (set(vals) ^ set(rb_tunables.DEFAULTS)))
+    want = rb_tunables.defaults()
+    if set(vals) != set(want):
+        raise SystemExit("rb_tunables.py: could not read every default: %s" % (set(vals) ^ set(want)))
     return {"format": "repbelt-thresholds/1", "about": ABOUT, "values": vals}
 
 
