@@ -34,7 +34,7 @@ import numpy as np
 G_MPS2 = 9.80665
 GRID_HZ = 400                   # internal kinematics grid; every output rate (<= 200 Hz) is resampled from it
 LABEL_FORMAT = "repbelt-labels/1"
-GENERATOR_VERSION = "repbelt-generator/1"
+GENERATOR_VERSION = "repbelt-generator/2"      # 2: rep ranges per set with scatter (were drawn per rep)
 UP = np.array([0.0, 0.0, 1.0])
 BACK_POINT_M = np.array([0.0, 0.0, 0.11])      # default sensor point: skin of the lower back, from pelvis centre (body frame)
 WAIST_HALF_WIDTH_M = 0.16                      # waist modelled as an ellipse around the body x axis
@@ -45,6 +45,7 @@ ACCEL_LSB_PER_G = {2: 16384.0, 4: 8192.0, 8: 4096.0, 16: 2048.0}      # MPU6050 
 GYRO_LSB_PER_DPS = {250: 131.0, 500: 65.5, 1000: 32.8, 2000: 16.4}
 DLPF_FRACTION = 0.42                           # MPU6050 DLPF corner as a fraction of the sample rate (44 Hz at 100 Hz)
 SIDES = ("left", "right")
+PARTIAL_REP_P = 0.06                           # share of reps cut short (60-85% of the set's range)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -290,6 +291,8 @@ class Session:
 
     def __init__(self, seed=0, subject=None, posture="stand", az=None):
         self.rng = np.random.default_rng(seed)
+        self.amp_rng = np.random.default_rng([seed, 1])
+        self._set_amp = {}
         self.subj = dict(random_subject(self.rng), **(subject or {}))
         self.az = self.rng.uniform(0, 2 * math.pi) if az is None else az
         self.posture = posture
@@ -466,10 +469,25 @@ class Session:
         k = min(max(total, lo), hi) / total
         return up * k, max(hl, 0.1) * k, down * k
 
-    def _amp(self, lo, hi):
-        """Per-rep amplitude: person's scale, rep-to-rep scatter growing with sloppiness."""
-        base = self._u(lo, hi) * self.subj["amp"]
-        return base * (1 + 0.08 * (0.5 + self.subj["slop"]) * self.rng.normal())
+    def _amp(self, lo, hi, key=None):
+        """Per-rep amplitude: the range this person uses for this set, rep-to-rep scatter.
+
+        A person repeats a movement to much the same range within a set: the
+        range is drawn once per set (times the person's scale); each rep
+        scatters around it (CV 4-12%, growing with sloppiness) and now and
+        then one is a partial rep (60-85% of the set's range).  Amplitudes
+        come from their own random stream, so the amplitude model can change
+        without moving the timing and noise of a recording.
+        """
+        r = self.amp_rng
+        k = key or (lo, hi)
+        base = self._set_amp.get(k)
+        if base is None:
+            base = self._set_amp[k] = r.uniform(lo, hi) * self.subj["amp"]
+        a = base * (1 + 0.08 * (0.5 + self.subj["slop"]) * r.normal())
+        if r.uniform() < PARTIAL_REP_P:
+            a *= r.uniform(0.6, 0.85)
+        return a
 
     def _ensure(self, posture):
         if self.posture != posture:
@@ -485,6 +503,7 @@ class Session:
         h, left, up = self._frame()
         basis = np.array([h, left, up])
         t_start = self.t
+        self._set_amp = {}
         rep_ends, sides, ranges = [], [], []
         for i in range(reps):
             frames, side, rng_deg, acc_fn = make_rep(i)
@@ -603,8 +622,8 @@ class Session:
         self._ensure("fours")
 
         def rep(i):
-            cat = min(max(self._amp(10.0, 20.0), 8.0), 22.0)
-            cow = min(max(self._amp(10.0, 20.0), 8.0), 22.0)
+            cat = min(max(self._amp(10.0, 20.0, "cat"), 8.0), 22.0)
+            cow = min(max(self._amp(10.0, 20.0, "cow"), 8.0), 22.0)
             tempo = self.subj["tempo"]
             t1, t2, t3 = self._u(0.9, 1.4) * tempo, self._u(1.4, 2.0) * tempo, self._u(0.8, 1.3) * tempo
             hold1, hold2 = self._u(0.2, 0.8), self._u(0.2, 0.8)
