@@ -422,6 +422,9 @@ class Engine:
         self._pmax = self._pmin = self._rmax = self._rmin = 0
         self._dmax = 0                    # the excursion's largest whole tilt
         self._pk16 = 0                    # recent reps' peak tilt, x16 (0: none yet in this posture)
+        self._prev_end = -100000          # the last rep candidate: its end, peak tilt and way
+        self._prev_pk = 0
+        self._prev_way = 0
         self._spell_reset(0, 0, 0, 0)
         b = self._bst
         b[0] = b[1] = b[2] = b[3] = b[4] = 0
@@ -503,6 +506,7 @@ class Engine:
             if dev > hi:
                 self._ex_active = True
                 self._ex_start = self._last_quiet_t
+                self.holds.lift_mm = -1
                 self._pmax = self._pmin = self._rmax = self._rmin = 0
                 self._dmax = 0
                 self._quiet_since = -1
@@ -572,7 +576,6 @@ class Engine:
                 self._ex_end(self._quiet_since, False)
                 self._ex_active = False
                 self._last_quiet_t = t
-                self._seat_tmp = False      # the body came back to it: a rest position
         else:
             self._quiet_since = -1
         if self._ex_active and t - self._ex_start > tn.REP_MAX_MS:
@@ -707,6 +710,15 @@ class Engine:
             return      # a small one out of the set's rhythm: a fidget
         if self._set_kind != E.K_NONE and self._pk16 and pk * 100 > (self._pk16 >> 4) * tn.REP_SET_MAX_PCT:
             return      # far bigger than the set's reps: propping up, shifting, not one of them
+        way = d if ap >= ar else 2 * d
+        if (way == self._prev_way and t_end - dur - self._prev_end < tn.REP_WOBBLE_MS
+                and pk * 100 < self._prev_pk * tn.REP_SET_HI_PCT):
+            # far smaller than the rep just before and the same way, right
+            # after it: the body settling (alternating reps may differ in size)
+            return
+        self._prev_end = t_end
+        self._prev_pk = pk
+        self._prev_way = way
         # the usual size of the reps here (a set's small ones are judged by it)
         if self._pk16:
             self._pk16 += ((pk << 4) - self._pk16) >> 2
@@ -730,8 +742,14 @@ class Engine:
             rng = ap
             # hip extension lifts the hips and tips the head end of the
             # pelvis down, far; a pelvic tilt is a small rotation, either
-            # way depending on where the belt sits on the lumbar curve
-            kind = E.K_BRIDGE if pk_p > 0 and ap >= tn.BRIDGE_MIN_MILLI else E.K_PELVIC_TILT
+            # way depending on where the belt sits on the lumbar curve, and
+            # lifts the pelvis little: where the way up to the top was
+            # measured, the lift decides
+            lift = self.holds.lift_mm
+            kind = E.K_PELVIC_TILT
+            if pk_p > 0 and (lift >= tn.BRIDGE_LIFT_MM or ap >= tn.BRIDGE_SURE_MILLI
+                             or (lift < 0 and ap >= tn.BRIDGE_MIN_MILLI)):
+                kind = E.K_BRIDGE
         self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng))
 
     # -------------------------------------------------------------- lunges

@@ -97,6 +97,9 @@ class HoldDetector:
         self._acc = [0, 0, 0, 0, 0, 0]
         self._t = self._ux = 0
         self._posture_t = -100000   # the posture last changed at
+        # the biggest lift or drop measured into a spell since the engine set
+        # this to -1 (none): a rep that lifts the pelvis (bridge) shows here
+        self.lift_mm = -1
         self.reset_motion()
         self._reset_hold()
 
@@ -309,7 +312,8 @@ class HoldDetector:
         # nothing of a lift; one at the very start is measured from there)
         if n > self._fn:
             n = self._fn if self._fn < _FB_N else 0
-        if n > n_post + 1:
+        measured = n > n_post + 1
+        if measured:
             fb = self._fb
             i0 = self._fi - n
             post = 0
@@ -336,9 +340,14 @@ class HoldDetector:
             z = w[2]
             dux = w[3]
             w[0] = w[1]
+            measured = True
         self._tr_t = -1
         self._entry_dz = z
         self._entry_dux = dux
+        if measured and not turned:
+            a = z if z > 0 else -z
+            if a > self.lift_mm:
+                self.lift_mm = a
 
     def _spell_end(self):
         """A transit began: the spell (and a hold in it) ended at the last quiet frame."""

@@ -23,7 +23,7 @@ class Tunables:
     POSTURE_ENTER_MILLI = 700     # cos of the cone (~45 deg) around each posture's gravity axis
     POSTURE_LEAVE_MILLI = 600     # ... and is left only below cos ~53 deg (hysteresis)
     POSTURE_SETTLE_MS = 1000      # a new posture must hold this long
-    REP_HI_MILLI = 80             # excursion starts above sin(4.6 deg) from the baseline
+    REP_HI_MILLI = 70             # excursion starts above sin(4.0 deg) from the baseline
     REP_HI_PRONE_MILLI = 65       # ... face down (a leg lift tips the pelvis only a few degrees)
     REP_LO_MILLI = 40             # ... and ends back below sin(2.3 deg)
     REP_SET_HI_PCT = 45           # inside a set an excursion past 45% of the recent reps' peak starts a rep ...
@@ -31,13 +31,16 @@ class Tunables:
     REP_SET_MAX_PCT = 300         # ... and one over 3x their peak is not one of them
     REP_RETURN_PCT = 20           # ... or below 20% of a pitch rep's peak, whichever is larger
     REP_QUIET_MS = 120            # back near the baseline for this long = rep done
+    REP_WOBBLE_MS = 1000          # one under REP_SET_HI_PCT of the rep before, starting this soon after it, is settling
     REP_MIN_MS = 1100
     REP_MAX_MS = 9000
     REST_SPELL_MILLI = 30         # a still spell: gravity stays within ~1.7 deg (sum of |du|) of where it began
     REST_SPELL_MS = 1500          # a departure longer than REP_MAX_MS re-seats the baseline at its first still spell this long
     REP_HOLD_MAX_MS = 5000        # still this long away from the baseline is a new position, not a rep's hold
     REP_MAX_MILLI = 750           # bigger than ~49 deg is a posture change, not a rep
-    BRIDGE_MIN_MILLI = 240        # supine head-end-down excursion of ~14 deg or more is a bridge
+    BRIDGE_MIN_MILLI = 240        # supine head-end-down excursion of ~14 deg or more is a bridge ...
+    BRIDGE_LIFT_MM = 80           # ... or one into whose top the pelvis rose this far (a pelvic tilt lifts it < 5 cm) ...
+    BRIDGE_SURE_MILLI = 350       # ... but one whose top was measured lower is a pelvic tilt, unless past ~20 deg
     SEED_MAX_COS = 970            # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
     LEG_RAISE_PITCH_PCT = 50      # in a leg-raise set a rolling rep raises the head end at least half as far as usual
     ROLL_DOMINANCE_PCT = 120      # roll beats pitch by 20% -> a rolling exercise
