@@ -420,8 +420,11 @@ class HoldDetector:
             kind = E.K_SIDE_PLANK
         elif self.hint_kind == E.K_COBRA or self.hint_kind == E.K_PLANK:
             kind = self.hint_kind
-        elif b & B_INCLINED or not b & B_LIFTED:
-            kind = E.K_COBRA        # chest up, or held with the pelvis on the floor
+        elif not b & B_LIFTED or self._entry_dux >= tn.COBRA_LIFTED_MILLI:
+            # held with the pelvis on the floor, or the chest far up (the
+            # chest coming up can fake a lift; a plank inclines the pelvis
+            # only as far as the arms' length raises the shoulders)
+            kind = E.K_COBRA
         else:
             kind = E.K_PLANK
         self.on = True
