@@ -750,7 +750,7 @@ class Engine:
             if pk_p > 0 and (lift >= tn.BRIDGE_LIFT_MM or ap >= tn.BRIDGE_SURE_MILLI
                              or (lift < 0 and ap >= tn.BRIDGE_MIN_MILLI)):
                 kind = E.K_BRIDGE
-        self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng))
+        self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng), pk_p)
 
     # -------------------------------------------------------------- lunges
     def _lunge(self, t, av):
@@ -819,6 +819,7 @@ class Engine:
         self._pend = [None, None, None, None]  # type: list
         self._half = None            # cat-cow: first half of a cycle
         self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
+        self._set_way = 0            # lying on the back: the pitch of the set's first rep (its sign: the way reps go)
 
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
@@ -829,7 +830,7 @@ class Engine:
             # where this excursion began
             self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:
-            if self._compatible(kind):
+            if self._compatible(kind, pitch):
                 if self._set_kind == E.K_LEG_RAISE and side >= SHAPE_ROLL_POS:
                     # a leg raise rolls the pelvis and raises its head end; a
                     # roll that barely raises it (getting up, reaching) is not one
@@ -865,8 +866,10 @@ class Engine:
         if self._pend_n >= need:
             self._start_set()
 
-    def _compatible(self, kind):
+    def _compatible(self, kind, pitch):
         sk = self._set_kind
+        if (sk == E.K_BRIDGE or sk == E.K_PELVIC_TILT) and pitch * self._set_way < 0:
+            return False    # the other way from the set's reps: propping up, sitting up
         if sk == kind:
             return True
         if kind == K_FACEDOWN and sk in FACEDOWN_KINDS:
@@ -889,6 +892,7 @@ class Engine:
                     nb += 1
             kind = E.K_BRIDGE if nb * 2 >= self._pend_n else E.K_PELVIC_TILT
         self._set_kind = kind
+        self._set_way = first[6]
         self._set_no += 1
         self._set_reps = 0
         self._set_start = first[5]
