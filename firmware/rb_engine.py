@@ -819,7 +819,7 @@ class Engine:
         self._pend = [None, None, None, None]  # type: list
         self._half = None            # cat-cow: first half of a cycle
         self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
-        self._set_way = 0            # lying on the back: the pitch of the set's first rep (its sign: the way reps go)
+        self._set_way = 0            # the pitch of the set's first rep: its sign is the way its reps tip
 
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
@@ -830,7 +830,7 @@ class Engine:
             # where this excursion began
             self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:
-            if self._compatible(kind, pitch):
+            if self._compatible(kind, side, pitch):
                 if self._set_kind == E.K_LEG_RAISE and side >= SHAPE_ROLL_POS:
                     # a leg raise rolls the pelvis and raises its head end; a
                     # roll that barely raises it (getting up, reaching) is not one
@@ -866,10 +866,12 @@ class Engine:
         if self._pend_n >= need:
             self._start_set()
 
-    def _compatible(self, kind, pitch):
+    def _compatible(self, kind, shape, pitch):
         sk = self._set_kind
-        if (sk == E.K_BRIDGE or sk == E.K_PELVIC_TILT) and pitch * self._set_way < 0:
-            return False    # the other way from the set's reps: propping up, sitting up
+        if pitch * self._set_way < 0 and (
+                sk == E.K_BRIDGE or sk == E.K_PELVIC_TILT or
+                (sk == E.K_LEG_RAISE and kind == K_FACEDOWN and shape <= SHAPE_PITCH_NEG)):
+            return False    # a tip the other way from the set's reps: propping up, sitting up
         if sk == kind:
             return True
         if kind == K_FACEDOWN and sk in FACEDOWN_KINDS:
