@@ -794,8 +794,11 @@ class Engine:
                 dur = t - self._lunge_start
                 self._lunge_start = t
                 swing = self._lunge_top - self._lunge_min      # how deep it went
-                # walking bounces the pelvis too: mid-walk only a deep drop is a lunge
-                if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS
+                # walking bounces the pelvis too: mid-walk only a deep drop is
+                # a lunge; and a lunge comes back up about as far as it went
+                # down (a rise of over twice a shallow dip is the end of the
+                # last one, the leaky height overshooting)
+                if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM
                         and (not self.steps.walking or swing >= tn.LUNGE_RISE_WALK_MM)):
                     self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - self._lunge_low_t > tn.LUNGE_MAX_MS:
