@@ -412,8 +412,8 @@ class HoldDetector:
             b = B_EFFORT
         if tn.HOLD_LIFT_MIN_MM <= self._entry_dz <= tn.HOLD_LIFT_MAX_MM:
             b |= B_LIFTED       # the pelvis went up into it
-        if p == E.P_PRONE and self._entry_dux >= tn.COBRA_MIN_MILLI:
-            b |= B_INCLINED     # the head end went up into it, far
+        if p != E.P_SUPINE and self._entry_dux >= tn.COBRA_MIN_MILLI:
+            b |= B_INCLINED     # the head end went up into it, far (cobra; a side plank's body line)
         if not b:
             return
         if p == E.P_SIDE_L or p == E.P_SIDE_R:
