@@ -494,11 +494,17 @@ class Engine:
             lp3(b, ux, uy, uz, k)
             # face down, a leg lift tips the pelvis only a few degrees
             hi = tn.REP_HI_PRONE_MILLI if p == E.P_PRONE else tn.REP_HI_MILLI
-            if self._set_kind != E.K_NONE and self._pk16 and self._set_reps >= 2:
+            ref = 0
+            if self._set_kind != E.K_NONE and self._set_reps >= 2:
+                ref = self._pk16 >> 4
+            elif self._pend_n and t - self._pend_t[self._pend_n - 1] < tn.REP_MAX_MS:
+                ref = self._prev_pk
+            if ref:
                 # inside a set the same move is repeated in a rhythm: a rep a
-                # good deal smaller than the set's usual, in time, is still one
-                # (breathing and noise stay far below REP_SET_MIN_MILLI)
-                h = (self._pk16 >> 4) * tn.REP_SET_HI_PCT // 100
+                # good deal smaller than the set's usual (or than the one
+                # that may have begun it), in time, is still one (breathing
+                # and noise stay far below REP_SET_MIN_MILLI)
+                h = ref * tn.REP_SET_HI_PCT // 100
                 if h < tn.REP_SET_MIN_MILLI:
                     h = tn.REP_SET_MIN_MILLI
                 if h < hi:
