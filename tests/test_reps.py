@@ -1,0 +1,79 @@
+"""Rep sets the core must tell apart, built with our generator at chosen ranges.
+
+Each scenario is one the core got wrong before: a shallow bridge (told from a
+pelvic tilt by the lift of the pelvis, not by its tilt), a set of 5 degree
+pelvic tilts (small enough that only its first rep passes the start bar),
+propping up on an elbow right after a bridge set, and a plank with a steep
+incline (a plank, not a cobra, because the pelvis went up into it).
+"""
+import importlib.util
+import json
+
+import pytest
+
+from repbelt import paths
+
+import rb_analysis  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("rb_generator", paths.CALIBRATION / "generator.py")
+G = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(G)
+
+
+def _fixed_range(sess, deg):
+    """Every rep of the session's sets at this range (degrees)."""
+    sess._amp = lambda lo, hi, key=None: deg
+
+
+def _segments(sess, rate_hz=100):
+    tr = sess.render(rate_hz=rate_hz, mount="default", name="t")
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    return [(s["kind"], s.get("reps", "hold")) for s in json.loads(an.json())["segments"]]
+
+
+def _supine(seed):
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to("supine")
+    s.still(3.0)
+    return s
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_shallow_bridge_is_a_bridge(seed):
+    s = _supine(seed)
+    _fixed_range(s, 12.5)          # under the 14 deg that made a bridge by tilt alone
+    s.bridge(8)
+    s.still(4.0)
+    assert _segments(s) == [("bridge", 8)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_small_pelvic_tilts_are_counted(seed):
+    s = _supine(seed)
+    _fixed_range(s, 5.0)
+    s.pelvic_tilt(8)
+    s.still(4.0)
+    assert _segments(s) == [("pelvic_tilt", 8)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_propping_up_on_an_elbow_after_bridges_is_no_rep(seed):
+    s = _supine(seed)
+    _fixed_range(s, 22.0)
+    s.bridge(6)
+    s.still(2.5)
+    s.fidget("reach")
+    s.still(5.0)
+    assert _segments(s) == [("bridge", 6)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_steep_plank_is_a_plank(seed):
+    s = G.Session(seed=seed, subject={"plank_pitch_deg": 16.0})
+    s.still(4.0)
+    s.move_to("prone")
+    s.still(4.0)
+    s.plank(25.0)
+    s.still(5.0)
+    assert _segments(s) == [("plank", "hold")]
