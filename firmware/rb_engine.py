@@ -470,11 +470,10 @@ class Engine:
                 self._quiet_since = -1
             if self._seat_tmp:
                 # still settling into the posture: the body coming to rest
-                # anywhere near the provisional seat (as long as a rep takes)
-                # is the start position
+                # anywhere near the provisional seat is the start position
                 self._spell(t, ux, uy, uz)
                 sp = self._sp
-                if sp[4] * self.frame_ms >= tn.REP_MIN_MS:
+                if sp[4] * self.frame_ms >= tn.SEAT_SPELL_MS:
                     _seat(b, sp[5], sp[6], sp[7], sp[4])
                     self._seat_tmp = False
                     return

@@ -41,6 +41,7 @@ class Tunables:
     BRIDGE_MIN_MILLI = 240        # supine head-end-down excursion of ~14 deg or more is a bridge ...
     BRIDGE_LIFT_MM = 80           # ... or one into whose top the pelvis rose this far (a pelvic tilt lifts it < 5 cm) ...
     BRIDGE_SURE_MILLI = 350       # ... but one whose top was measured lower is a pelvic tilt, unless past ~20 deg
+    SEAT_SPELL_MS = 800           # lying, a still spell this long near where the posture settled is the start position
     SEED_MAX_COS = 970            # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
     LEG_RAISE_PITCH_PCT = 50      # in a leg-raise set a rolling rep raises the head end at least half as far as usual
     ROLL_DOMINANCE_PCT = 120      # roll beats pitch by 20% -> a rolling exercise
