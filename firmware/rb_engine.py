@@ -878,7 +878,7 @@ class Engine:
         sk = self._set_kind
         if pitch * self._set_way < 0 and (
                 sk == E.K_BRIDGE or sk == E.K_PELVIC_TILT or
-                (sk == E.K_LEG_RAISE and kind == K_FACEDOWN and shape <= SHAPE_PITCH_NEG)):
+                ((sk == E.K_LEG_RAISE or sk == E.K_BIRD_DOG) and kind == K_FACEDOWN and shape <= SHAPE_PITCH_NEG)):
             return False    # a tip the other way from the set's reps: propping up, sitting up
         if sk == kind:
             return True
