@@ -15,8 +15,9 @@ Pipeline (all integer arithmetic, nothing allocated per sample):
    the reps go), split into pitch (about the body's left-right axis) and
    roll (about the long axis).  A rep is an excursion past REP_HI that comes
    back under REP_LO (or within REP_RETURN_PCT of a pitch rep's peak).
-   Supine: bridge (deep, head end down), pelvic tilt (small), knee twist
-   (roll).  Face down the set's pattern decides: leg raise, cat-cow (a
+   Supine: bridge (head end down, with the pelvis measured rising into its
+   top by rb_hold's lift integral, or deep where that was not measured),
+   pelvic tilt (small, no lift), knee twist (roll).  Face down the set's pattern decides: leg raise, cat-cow (a
    round-then-arch pair), bird dog.  Lunges are swings of the pelvis height
    from leaky double integration of the vertical acceleration.
 5. Sets: a set is believed after SET_CONFIRM_REPS like reps (then those are
