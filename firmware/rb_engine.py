@@ -492,7 +492,8 @@ class Engine:
                 # reps must not pull the baseline over to it
                 k += tn.BASE_BAND_SHIFT
             lp3(b, ux, uy, uz, k)
-            # face down, a leg lift tips the pelvis only a few degrees
+            # (face down its own bar: it was set lower than the supine one, a
+            # leg lift tipping the pelvis only a few degrees; now it is higher)
             hi = tn.REP_HI_PRONE_MILLI if p == E.P_PRONE else tn.REP_HI_MILLI
             ref = 0
             if self._set_kind != E.K_NONE and self._set_reps >= 2:
