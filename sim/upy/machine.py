@@ -235,7 +235,10 @@ class TraceSource:
         cols = None
         meta = {}
         n = 0
-        tmp = self.cache_path + ".part"
+        # each process writes its own part file: two test workers converting the
+        # same trace at once must not interleave into one cache
+        import random
+        tmp = "%s.%08x.part" % (self.cache_path, random.getrandbits(30))
         rec = bytearray(_TRACE_REC_BYTES)
         with open(self.path) as src, open(tmp, "wb") as dst:
             dst.write(b"\0" * 16)
