@@ -418,6 +418,7 @@ class Engine:
         self._last_p = self._last_r = 0
         self._ex_active = False
         self._ex_start = 0
+        self._hold_ext = 0                # extra ms a rep may take if held (in a set), see _ext_ms
         self._quiet_since = -1
         self._last_quiet_t = 0
         self._pmax = self._pmin = self._rmax = self._rmin = 0
@@ -513,6 +514,10 @@ class Engine:
             if dev > hi:
                 self._ex_active = True
                 self._ex_start = self._last_quiet_t
+                # inside a set the reps may be held (a bird dog for 5-10 s):
+                # only outside one is a long still spell soon a new position
+                self._hold_ext = tn.REP_SET_HOLD_EXTRA_MS if (self._set_kind != E.K_NONE
+                                                             and self._set_reps >= 2) else 0
                 self.holds.lift_mm = -1
                 self._pmax = self._pmin = self._rmax = self._rmin = 0
                 self._dmax = 0
@@ -524,7 +529,9 @@ class Engine:
                 self._spell_reset(t, ux, uy, uz)
             else:
                 return
-        held = self._spell(t, ux, uy, uz)
+        self._spell(t, ux, uy, uz)
+        ext = self._ext_ms()
+        held = t - self._sp[0] > tn.REP_HOLD_MAX_MS + ext
         if self._sh[11] >= 0:
             self._shadow(t, ux, uy, uz, p == E.P_PRONE)
         if held or (self._seat_tmp and self._sp[4] * self.frame_ms >= tn.REST_SPELL_MS):
@@ -585,7 +592,7 @@ class Engine:
                 self._last_quiet_t = t
         else:
             self._quiet_since = -1
-        if self._ex_active and t - self._ex_start > tn.REP_MAX_MS:
+        if self._ex_active and t - self._ex_start > tn.REP_MAX_MS + ext:
             self._reseat(t, ux, uy, uz)
 
     def _reseat(self, t, ux, uy, uz):
@@ -674,7 +681,13 @@ class Engine:
         sp[6] += uy
         sp[7] += uz
         sp[8] = t
-        return t - sp[0] > self.tun.REP_HOLD_MAX_MS
+
+    def _ext_ms(self):
+        # a held rep reaches the size of the set's reps; a smaller departure
+        # that stays is the body settling into a new position
+        if self._dmax * 100 < (self._pk16 >> 4) * self.tun.REP_SET_HOLD_PCT:
+            return 0
+        return self._hold_ext
 
     def _spell_close(self):
         # the first long still spell is kept: after lying down or a shift the
@@ -694,7 +707,7 @@ class Engine:
     def _ex_end(self, t_end, split):
         tn = self.tun
         dur = t_end - self._ex_start
-        if dur < tn.REP_MIN_MS // (2 if split else 1) or dur > tn.REP_MAX_MS:
+        if dur < tn.REP_MIN_MS // (2 if split else 1) or dur > tn.REP_MAX_MS + self._ext_ms():
             return
         pk_p = self._pmax if self._pmax > -self._pmin else self._pmin
         pk_r = self._rmax if self._rmax > -self._rmin else self._rmin

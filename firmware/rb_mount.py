@@ -6,6 +6,11 @@ the wearer's left, z out of the back.  Standing still, gravity's reaction
 points along body -z.  Two still phases therefore give two body axes in
 sensor coordinates, and the third is their cross product.
 
+Many people get down to the floor via all fours, and a pause there looks
+exactly like lying on the back upside down (gravity alone cannot tell the
+two apart).  So the lying phase must last the routine's 3 s; a shorter
+lying still spell is only used if no full one follows.
+
 `Calibrator` is fed the same 25 Hz frames as the engine (sensor axes, mg)
 and needs no allocation per frame.  Rotations are 9 ints, row-major, scaled
 by ROT_ONE: body = R * sensor.
@@ -17,6 +22,7 @@ ROT_ONE = 16384
 IDENTITY = (ROT_ONE, 0, 0, 0, ROT_ONE, 0, 0, 0, ROT_ONE)
 
 CAL_STILL_MS = 2500        # a still phase must last this long (routine asks 3 s)
+CAL_LIE_MS = 2960          # the lying phase: the routine's 3 s less one 40 ms frame
 CAL_STILL_MG = 60          # frame-to-mean deviation allowed while "still"
 CAL_STILL_DPS10 = 150      # |gyro| (0.1 deg/s, L1) allowed while still
 CAL_MIN_ANGLE_COS = 500    # standing and lying directions must differ by > 60 deg
@@ -92,6 +98,7 @@ class Calibrator:
         self._sx = self._sy = self._sz = self._n = 0
         self._mx = self._my = self._mz = 0
         self.moved = 0
+        self._short_lie = None
 
     def _flush_run(self):
         if self._n == 0:
@@ -105,7 +112,7 @@ class Calibrator:
         if self._t0 is None:
             self._t0 = t_ms
         if t_ms - self._t0 > CAL_TIMEOUT_MS:
-            self.status = E.CAL_NO_STAND if self.stand is None else E.CAL_NO_LIE
+            self._give_up()
             return True
         n = self._n
         still = n == 0 or (abs(fx - self._mx) + abs(fy - self._my) + abs(fz - self._mz) < CAL_STILL_MG
@@ -123,13 +130,13 @@ class Calibrator:
             return False
         # the still run ended: was it long enough?
         if t_ms - self._run_start >= CAL_STILL_MS:
-            self._phase_done(self._flush_run())
+            self._phase_done(self._flush_run(), t_ms - self._run_start)
         else:
             self.moved += 1
         self._sx = self._sy = self._sz = self._n = 0
         return self.status >= 0
 
-    def _phase_done(self, mean):
+    def _phase_done(self, mean, dur_ms):
         if self.stand is None:
             self.stand = mean
             return
@@ -141,17 +148,34 @@ class Calibrator:
             # still standing (or again): take the later, steadier phase as the standing one
             self.stand = mean
             return
+        if dur_ms < CAL_LIE_MS:
+            # shorter than the routine's lying phase: most often a pause on all
+            # fours on the way down, which looks exactly like lying on the back
+            # upside down; kept only in case no full-length phase follows
+            if self._short_lie is None:
+                self._short_lie = mean
+            return
+        self._lie_done(mean, s, u)
+
+    def _lie_done(self, mean, s, u):
         self.lie = mean
         self.rotation, self.status = rotation_from(self.stand, self.lie)
         if self.rotation is not None:
             self.quality_ddeg = self._ortho_error_ddeg(s, u)
 
-    def close_run(self, t_ms):
-        if self.status < 0 and self._n and t_ms - self._run_start >= CAL_STILL_MS:
-            self._phase_done(self._flush_run())
-            self._sx = self._sy = self._sz = self._n = 0
+    def _give_up(self):
+        m = self._short_lie
+        if self.stand is not None and m is not None:
+            self._lie_done(m, _unit(self.stand[0], self.stand[1], self.stand[2]), _unit(m[0], m[1], m[2]))
         if self.status < 0:
             self.status = E.CAL_NO_STAND if self.stand is None else E.CAL_NO_LIE
+
+    def close_run(self, t_ms):
+        if self.status < 0 and self._n and t_ms - self._run_start >= CAL_STILL_MS:
+            self._phase_done(self._flush_run(), t_ms - self._run_start)
+            self._sx = self._sy = self._sz = self._n = 0
+        if self.status < 0:
+            self._give_up()
 
     @staticmethod
     def _ortho_error_ddeg(a, b):

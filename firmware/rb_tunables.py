@@ -37,6 +37,8 @@ class Tunables:
     REST_SPELL_MILLI = 30         # a still spell: gravity stays within ~1.7 deg (sum of |du|) of where it began
     REST_SPELL_MS = 1500          # a departure longer than REP_MAX_MS re-seats the baseline at its first still spell this long
     REP_HOLD_MAX_MS = 5000        # still this long away from the baseline is a new position, not a rep's hold
+    REP_SET_HOLD_EXTRA_MS = 5000  # ... inside a set (2+ reps) a rep may be held this much longer (and take as much longer)
+    REP_SET_HOLD_PCT = 60         # ... if it reaches this share of the set's reps' peak
     REP_MAX_MILLI = 750           # bigger than ~49 deg is a posture change, not a rep
     BRIDGE_MIN_MILLI = 240        # supine head-end-down excursion of ~14 deg or more is a bridge ...
     BRIDGE_LIFT_MM = 80           # ... or one into whose top the pelvis rose this far (a pelvic tilt lifts it < 5 cm) ...

@@ -1,0 +1,129 @@
+"""Robustness of the detection core to what changes between people and recordings:
+slower or quicker tempo (the same synthetic workouts played 20% slower or 15% faster),
+reps held at the top, and a pause on all fours on the way down in the calibration routine."""
+import json
+from pathlib import Path
+
+import pytest
+
+from repbelt import paths
+from repbelt import bench_accuracy as B
+
+import rb_events as E  # noqa: E402
+import rb_mount  # noqa: E402
+import rb_tunables  # noqa: E402
+
+SYN = paths.SHARED / "datasets" / "synthetic-dev"
+FRAME_MS = 40
+
+
+def stretch(src, k, out):
+    """Copy every labelled trace of `src` into `out` with time scaled by k (k > 1: slower).
+
+    Time stamps and label times are multiplied by k and the gyro divided by it (the same
+    rotations take k times as long); the accelerometer is left as it is (gravity dominates;
+    the motion's own acceleration would shrink by k**2 for k > 1, so this errs on the hard side).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for p in sorted(Path(src).glob("*.csv")):
+        lines = p.read_text().splitlines()
+        res = []
+        for ln in lines:
+            if ln.startswith("# rate_hz="):
+                res.append("# rate_hz=%d" % round(int(ln.split("=")[1]) / k))
+            elif ln.startswith("#") or ln.startswith("t,"):
+                res.append(ln)
+            else:
+                v = ln.split(",")
+                t = float(v[0]) * k
+                g = ["%.2f" % (float(x) / k) for x in v[4:7]]
+                res.append(",".join(["%.4f" % t] + v[1:4] + g))
+        (out / p.name).write_text("\n".join(res) + "\n")
+        lab = json.loads(p.with_suffix(".labels.json").read_text())
+        for s in lab["segments"]:
+            for key in ("start", "end", "hold_s"):
+                if key in s:
+                    s[key] = round(s[key] * k, 3)
+            if "rep_ends" in s:
+                s["rep_ends"] = [round(x * k, 3) for x in s["rep_ends"]]
+        (out / (p.stem + ".labels.json")).write_text(json.dumps(lab))
+    return out
+
+
+@pytest.fixture(scope="module")
+def slow_dev(tmp_path_factory):
+    return stretch(SYN, 1.2, tmp_path_factory.mktemp("slow") / "slow")
+
+
+def test_stretch_keeps_the_labels_in_step(slow_dev):
+    a = json.loads((SYN / "dev-100004.labels.json").read_text())["segments"][0]
+    b = json.loads((slow_dev / "dev-100004.labels.json").read_text())["segments"][0]
+    assert b["reps"] == a["reps"] and b["rep_ends"][3] == pytest.approx(a["rep_ends"][3] * 1.2, abs=0.002)
+    head = (slow_dev / "dev-100004.csv").read_text().splitlines()[:8]
+    assert "# rate_hz=83" in head
+
+
+def test_slower_tempo(slow_dev):
+    """20% slower: reps held longer (bird dogs 5-6 s at the top) and a longer pause on all
+    fours in the calibration routine.  Before the in-set hold allowance and the 3 s lying
+    phase this was 77.8% exact, 90% recognised: a whole calibrate trace read upside down."""
+    by, _ = B.run([slow_dev], rb_tunables.defaults())
+    rows = by["slow"]
+    s = B.summarize(rows)
+    assert s["recog_pct"] == 100 and s["pm1_pct"] >= 96 and s["exact_pct"] >= 92, s
+    assert s["holds_1s_pct"] >= 88, s
+    bird = [st for r in rows for st in r["sets"] if st[0] == "bird_dog"]
+    assert [st[2] for st in bird] == [st[1] for st in bird], bird
+
+
+def _frames(ms, v, t0):
+    return [(t0 + i * FRAME_MS, v) for i in range(ms // FRAME_MS)]
+
+
+def _move(t0, a, b, ms=1200):
+    n = ms // FRAME_MS
+    return [(t0 + i * FRAME_MS, tuple(a[j] + (b[j] - a[j]) * i // n for j in range(3))) for i in range(n)]
+
+
+def _calibrate(phases):
+    """Feed (duration ms, reading mg) still phases, with a 1.2 s move between them."""
+    c = rb_mount.Calibrator()
+    t = 0
+    prev = None
+    for ms, v in phases:
+        if prev is not None:
+            for tt, u in _move(t, prev, v):
+                c.feed(tt, u[0], u[1], u[2], 900)      # turning: gyro well above still
+            t += 1200
+        for tt, u in _frames(ms, v, t):
+            if c.feed(tt, u[0], u[1], u[2], 20):
+                return c
+        t += ms
+        prev = v
+    c.close_run(t)
+    return c
+
+
+STAND = (0, 1000, 0)          # sensor y up while standing
+SUPINE = (0, 0, -1000)        # lying on the back the sensor's -z is up
+FOURS = (0, 0, 1000)          # on all fours (face down) it is the other way up
+
+
+def test_calibration_skips_a_pause_on_all_fours():
+    c = _calibrate([(4000, STAND), (2700, FOURS), (4000, SUPINE), (2000, STAND)])
+    assert c.status == E.CAL_OK and c.lie == SUPINE
+    # the body's -z (out of the belly) is the lying reading's direction
+    assert rb_mount.rotate(c.rotation, *SUPINE)[2] < -990
+
+
+def test_calibration_uses_a_short_lying_phase_if_nothing_better_comes():
+    c = _calibrate([(4000, STAND), (2700, SUPINE)])
+    assert c.status == E.CAL_OK and c.lie == SUPINE
+    c = _calibrate([(4000, STAND), (1500, SUPINE)])
+    assert c.status == E.CAL_NO_LIE
+
+
+def test_calibration_takes_the_first_full_lying_phase():
+    # a face-down exercise after a proper routine must not replace it
+    c = _calibrate([(4000, STAND), (3500, SUPINE), (8000, FOURS)])
+    assert c.status == E.CAL_OK and c.lie == SUPINE
