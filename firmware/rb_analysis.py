@@ -59,6 +59,8 @@ class Analysis:
             if sides and sides[0]:
                 txt += ', "sides": [%s]' % ", ".join(['"%s"' % N.SIDE_NAMES[x] for x in sides])
             self.segs.append((ev[5], txt + "}"))
+        elif typ == E.EV_HOLD_END and ev[4] == 0:
+            pass    # withdrawn: what looked like a hold was a set of reps
         elif typ == E.EV_HOLD_END:
             txt = '{"kind": "%s", "start": %s, "end": %s, "hold_s": %s, "sway_mg": %s, "stability": %d, "drift_deg": %s}' % (
                 N.KIND_NAMES[ev[2]], _s(ev[3]), _s(ev[3] + ev[4]), _s(ev[4]), _d1(ev[5]), ev[6], _d1(ev[7]))

@@ -846,12 +846,19 @@ class Engine:
 
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
+        lifted = False
         if self.holds.on:
             if self.holds.basis != rb_hold.B_EFFORT:
-                return      # held up off the floor: its sag or wobble is not a rep
-            # tremor alone made it a hold, and reps are going on: the hold ended
-            # where this excursion began
-            self.holds.end(t_end - dur)
+                # held up off the floor: its sag or wobble is not a rep, unless
+                # such excursions keep coming like a set's (a lift measured
+                # on the way down into a leg raise set made it look like a plank)
+                if self._set_kind != E.K_NONE:
+                    return
+                lifted = True
+            else:
+                # tremor alone made it a hold, and reps are going on: the hold
+                # ended where this excursion began
+                self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:
             if self._compatible(kind, side, pitch):
                 if self._set_kind == E.K_LEG_RAISE and side >= SHAPE_ROLL_POS:
@@ -883,10 +890,14 @@ class Engine:
                 self._pend_t[0] = self._pend_t[self._pend_n - 1]
                 self._pend_n = 1
         need = tn.SET_CONFIRM_REPS
-        if self.hint_kind != E.K_NONE and (self.hint_kind == kind or
-                                           (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
+        if lifted:
+            need = tn.HOLD_BREAK_REPS
+        elif self.hint_kind != E.K_NONE and (self.hint_kind == kind or
+                                             (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1
         if self._pend_n >= need:
+            if lifted:
+                self.holds.cancel()
             self._start_set()
 
     def _compatible(self, kind, shape, pitch):

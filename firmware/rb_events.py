@@ -16,6 +16,7 @@ are 0.  Every value fits a MicroPython small int (31-bit signed).
     HOLD_START  a=kind b=start_ms
     HOLD_TICK   a=kind b=elapsed_ms c=sway_dmg d=stability e=drift_ddeg
     HOLD_END    a=kind b=start_ms c=dur_ms d=sway_dmg e=stability f=drift_ddeg
+                (dur_ms 0: withdrawn, it was not a hold after all)
     WALK_START  a=start_ms
     STEPS       a=steps_in_walk b=cadence_spm c=start_ms
     WALK_END    a=start_ms b=end_ms c=steps d=cadence_spm

@@ -496,6 +496,14 @@ class HoldDetector:
         if self._sp_on:
             self._restart_spell()
 
+    def cancel(self):
+        """It was not a hold (reps kept coming): an announced one ends with dur_ms 0."""
+        if self.on and self.announced:
+            self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, 0, 0, 0, 0))
+        self._reset_hold()
+        if self._sp_on:
+            self._restart_spell()
+
     def _restart_spell(self):
         # the spell goes on (the effort stopped, a set is under way): it has
         # to show its own evidence again before it is another hold

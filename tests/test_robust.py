@@ -127,3 +127,21 @@ def test_calibration_takes_the_first_full_lying_phase():
     # a face-down exercise after a proper routine must not replace it
     c = _calibrate([(4000, STAND), (3500, SUPINE), (8000, FOURS)])
     assert c.status == E.CAL_OK and c.lie == SUPINE
+
+
+@pytest.fixture(scope="module")
+def fast_dev(tmp_path_factory):
+    return stretch(SYN, 0.85, tmp_path_factory.mktemp("fast") / "fast")
+
+
+def test_quicker_tempo(fast_dev):
+    """15% quicker.  A leg raise set began on the way down with the hips lifted a moment,
+    which read as a plank; its reps were taken for the plank's wobble until the hold is
+    withdrawn once reps keep coming (dev-100012: 0 of 13 counted before, 13 now)."""
+    by, _ = B.run([fast_dev], rb_tunables.defaults())
+    rows = by["fast"]
+    s = B.summarize(rows)
+    assert s["recog_pct"] >= 97 and s["pm1_pct"] == 100 and s["exact_pct"] >= 90, s
+    r12 = next(r for r in rows if r["name"].startswith("dev-100012"))
+    legs = [st for st in r12["sets"] if st[0] == "leg_raise"]
+    assert legs and all(st[2] == st[1] for st in legs), r12["sets"]

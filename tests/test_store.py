@@ -156,6 +156,21 @@ def test_stream_starting_late_still_gives_rows():
     assert [(w["start_ms"], w["steps"], w["complete"]) for w in d["walks"]] == [(50000, 300, False), (95000, 7, True)]
 
 
+
+def test_withdrawn_hold_leaves_no_row():
+    """HOLD_END with dur_ms 0: the board found the 'hold' was a set of reps after all."""
+    from repbelt.store import derive_events
+    d = derive_events([
+        (E.EV_HOLD_START, 10000, E.K_PLANK, 10000, 0, 0, 0, 0),
+        (E.EV_HOLD_TICK, 12000, E.K_PLANK, 2000, 90, 70, 1, 0),
+        (E.EV_HOLD_END, 14500, E.K_PLANK, 10000, 0, 0, 0, 0),
+        (E.EV_SET_START, 14500, E.K_LEG_RAISE, 1, 11000, 0, 0, 0),
+        (E.EV_HOLD_START, 30000, E.K_PLANK, 30000, 0, 0, 0, 0),
+        (E.EV_HOLD_END, 50000, E.K_PLANK, 30000, 20000, 100, 80, 0),
+    ])
+    assert [(h["start_ms"], h["dur_ms"], h["complete"]) for h in d["holds"]] == [(30000, 20000, True)]
+    assert [s["kind"] for s in d["sets"]] == [E.K_LEG_RAISE]
+
 def test_import_events_for_analyze(db):
     with Store.open(db) as st:
         sid = st.import_events(crafted_stream(), source="analyze", started=5000.0, note="trace.csv")

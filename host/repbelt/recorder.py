@@ -100,7 +100,7 @@ class LiveState:
             self.hold_kind, self.hold_elapsed_ms, self.hold_stability = ev[2], ev[3], ev[5]
             self.kind = ev[2]
         elif typ == E.EV_HOLD_END:
-            self.last_hold = (ev[2], ev[4], ev[6])
+            self.last_hold = (ev[2], ev[4], ev[6]) if ev[4] else None    # dur 0: withdrawn
             self.hold_kind = None
         elif typ == E.EV_WALK_START:
             self.walking, self.steps_walk = True, 0
@@ -194,7 +194,7 @@ class Guide:
             met = cur.step.meets(reps=ev[4], sides=self._sides)
             self.results.append((cur, ev[4], None, met))
             return self._finish_set()
-        if typ == E.EV_HOLD_END and ev[2] == cur.step.kind_code and cur.step.is_hold:
+        if typ == E.EV_HOLD_END and ev[4] and ev[2] == cur.step.kind_code and cur.step.is_hold:
             met = cur.step.meets(hold_ms=ev[4])
             self.results.append((cur, None, ev[4], met))
             return self._finish_set()

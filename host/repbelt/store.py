@@ -607,6 +607,11 @@ def derive_events(evs):
             start = t - b
             h = _nearest(open_holds, start) or new_hold(a, start)
             h.update(dur_ms=max(h["dur_ms"], b), sway_dmg=c, stability=d, drift_ddeg=e)
+        elif typ == E.EV_HOLD_END and c == 0:
+            # withdrawn by the board: what looked like a hold was a set of reps
+            h = open_holds.pop(b, None) or _nearest(open_holds, b, pop=True)
+            if h is not None and h in holds:
+                holds.remove(h)
         elif typ == E.EV_HOLD_END:
             h = open_holds.pop(b, None) or _nearest(open_holds, b, pop=True)
             if h is None:
