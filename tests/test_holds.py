@@ -140,7 +140,7 @@ def test_every_synthetic_dev_hold_found_right_kind_within_one_second():
     assert s["recog_pct"] == 100.0 and s["sway_rho"] >= 0.95, s
 
 
-@pytest.mark.parametrize("tag", B.VARIANTS)
+@pytest.mark.parametrize("tag", [t for t in B.VARIANTS if t not in B.TEMPO])
 def test_holds_do_not_depend_on_rate_or_gyro(tag):
     """The same recording as 50 Hz, 200 Hz or accelerometer-only: the same holds, each within 1 s."""
     csv = SYN / "dev-100010.csv"

@@ -17,50 +17,33 @@ SYN = paths.SHARED / "datasets" / "synthetic-dev"
 FRAME_MS = 40
 
 
-def stretch(src, k, out):
-    """Copy every labelled trace of `src` into `out` with time scaled by k (k > 1: slower).
-
-    Time stamps and label times are multiplied by k and the gyro divided by it (the same
-    rotations take k times as long); the accelerometer is left as it is (gravity dominates;
-    the motion's own acceleration would shrink by k**2 for k > 1, so this errs on the hard side).
-    """
+def tempo(src, tag, out):
+    """Write the bench's tempo variant `tag` of every labelled trace of `src` into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     for p in sorted(Path(src).glob("*.csv")):
-        lines = p.read_text().splitlines()
-        res = []
-        for ln in lines:
-            if ln.startswith("# rate_hz="):
-                res.append("# rate_hz=%d" % round(int(ln.split("=")[1]) / k))
-            elif ln.startswith("#") or ln.startswith("t,"):
-                res.append(ln)
-            else:
-                v = ln.split(",")
-                t = float(v[0]) * k
-                g = ["%.2f" % (float(x) / k) for x in v[4:7]]
-                res.append(",".join(["%.4f" % t] + v[1:4] + g))
-        (out / p.name).write_text("\n".join(res) + "\n")
+        (out / p.name).write_text("\n".join(B.variant(p, tag)) + "\n")
         lab = json.loads(p.with_suffix(".labels.json").read_text())
-        for s in lab["segments"]:
-            for key in ("start", "end", "hold_s"):
-                if key in s:
-                    s[key] = round(s[key] * k, 3)
-            if "rep_ends" in s:
-                s["rep_ends"] = [round(x * k, 3) for x in s["rep_ends"]]
-        (out / (p.stem + ".labels.json")).write_text(json.dumps(lab))
+        (out / (p.stem + ".labels.json")).write_text(json.dumps(B.variant_labels(lab, tag)))
     return out
 
 
 @pytest.fixture(scope="module")
 def slow_dev(tmp_path_factory):
-    return stretch(SYN, 1.2, tmp_path_factory.mktemp("slow") / "slow")
+    return tempo(SYN, "slow", tmp_path_factory.mktemp("slow") / "slow")
 
 
-def test_stretch_keeps_the_labels_in_step(slow_dev):
+def test_tempo_variant_keeps_the_labels_in_step(slow_dev):
     a = json.loads((SYN / "dev-100004.labels.json").read_text())["segments"][0]
     b = json.loads((slow_dev / "dev-100004.labels.json").read_text())["segments"][0]
     assert b["reps"] == a["reps"] and b["rep_ends"][3] == pytest.approx(a["rep_ends"][3] * 1.2, abs=0.002)
     head = (slow_dev / "dev-100004.csv").read_text().splitlines()[:8]
     assert "# rate_hz=83" in head
+    orig = [ln for ln in (SYN / "dev-100004.csv").read_text().splitlines() if ln[:1].isdigit()][500]
+    slow = [ln for ln in (slow_dev / "dev-100004.csv").read_text().splitlines() if ln[:1].isdigit()][500]
+    o, v = [float(x) for x in orig.split(",")], [float(x) for x in slow.split(",")]
+    assert v[0] == pytest.approx(o[0] * 1.2, abs=2e-4)
+    assert v[4:7] == pytest.approx([g / 1.2 for g in o[4:7]], abs=0.006)
+    assert v[1:4] == o[1:4]
 
 
 def test_slower_tempo(slow_dev):
@@ -131,7 +114,7 @@ def test_calibration_takes_the_first_full_lying_phase():
 
 @pytest.fixture(scope="module")
 def fast_dev(tmp_path_factory):
-    return stretch(SYN, 0.85, tmp_path_factory.mktemp("fast") / "fast")
+    return tempo(SYN, "fast", tmp_path_factory.mktemp("fast") / "fast")
 
 
 def test_quicker_tempo(fast_dev):

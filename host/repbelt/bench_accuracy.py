@@ -18,8 +18,14 @@ scored as the sensor settings the project is evaluated with but that folder
 does not have: 50 Hz (sample pairs averaged, as a sensor's low-pass and
 decimation would), 200 Hz (linear interpolation; smoother than a real 200 Hz
 sensor) and accelerometer-only (gyro columns dropped), as source
-"synthetic-dev@50Hz" and so on.  The variants are made in memory from the
-shared files; nothing is written.
+"synthetic-dev@50Hz" and so on; and as other people's tempo: "slow" (the
+whole workout 20% slower: time stamps and label times times 1.2, gyro
+divided by 1.2) and "fast" (15% quicker).  The accelerometer is left as it
+is: gravity, tremor and noise dominate it and do not change with tempo; the
+pelvis's own acceleration would scale by 1/k**2, so a lift measured by double
+integration reads 1.44 times its size in "slow" and 0.72 times in "fast"
+(a plank's lift of 126 mm reads 97 mm, below the 120 mm a lift needs).  The variants are made in memory from the shared files;
+nothing is written.
 """
 import json
 import time
@@ -36,7 +42,8 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("50Hz", "200Hz", "acc")
+VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast")
+TEMPO = {"slow": 1.2, "fast": 0.85}     # time stretch factor (> 1: slower)
 
 
 def labelled_traces(dirs, variants=False):
@@ -49,7 +56,8 @@ def labelled_traces(dirs, variants=False):
                 yield Path(d).name, csv.name, csv, labels
                 if variants and Path(d).name == VARIANT_SOURCE:
                     for tag in VARIANTS:
-                        yield "%s@%s" % (Path(d).name, tag), csv.name, variant(csv, tag), labels
+                        yield ("%s@%s" % (Path(d).name, tag), csv.name, variant(csv, tag),
+                               variant_labels(labels, tag))
 
 
 def variant(csv, tag):
@@ -59,9 +67,20 @@ def variant(csv, tag):
     i = len(meta)
     cols = [c.strip() for c in lines[i].split(",")]
     rows = [[float(x) for x in ln.split(",")] for ln in lines[i + 1:] if ln.strip()]
-    meta = [ln for ln in meta if not ln.replace(" ", "").startswith("#rate_hz=")]
     rate = 100
-    if tag == "50Hz":
+    for ln in meta:
+        if ln.replace(" ", "").startswith("#rate_hz="):
+            rate = int(ln.split("=")[1])
+    meta = [ln for ln in meta if not ln.replace(" ", "").startswith("#rate_hz=")]
+    if tag in TEMPO:
+        k = TEMPO[tag]
+        rate = round(rate / k)
+        gyro = [j for j, c in enumerate(cols) if c in ("gx", "gy", "gz")]
+        for r in rows:
+            r[0] *= k
+            for j in gyro:
+                r[j] /= k
+    elif tag == "50Hz":
         rate = 50
         rows = [[a[0]] + [(x + y) / 2 for x, y in zip(a[1:], b[1:])] for a, b in zip(rows[0::2], rows[1::2])]
     elif tag == "200Hz":
@@ -78,6 +97,23 @@ def variant(csv, tag):
         meta = [ln for ln in meta if "gyro_range" not in ln]
     fmt = ",".join("%.4f" if c in ("t", "ax", "ay", "az") else "%.2f" for c in cols)
     return (["# rate_hz=%d" % rate] + meta + [",".join(cols)] + [fmt % tuple(r) for r in rows])
+
+
+def variant_labels(labels, tag):
+    """The labels of variant(csv, tag): times stretched like the trace."""
+    k = TEMPO.get(tag)
+    if k is None:
+        return labels
+    segs = []
+    for seg in labels["segments"]:
+        seg = dict(seg)
+        for key in ("start", "end", "hold_s"):
+            if key in seg:
+                seg[key] = round(seg[key] * k, 3)
+        if "rep_ends" in seg:
+            seg["rep_ends"] = [round(x * k, 3) for x in seg["rep_ends"]]
+        segs.append(seg)
+    return dict(labels, segments=segs)
 
 
 def default_sources():
