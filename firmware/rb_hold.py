@@ -25,8 +25,9 @@ still spell in a face-down or side posture that is held with effort:
    shows effort (tremor above HOLD_TREMOR_PCT of the resting level for most
    of it), or the pelvis was lifted into it by a plank's height, or, face
    down, the head end went up by a cobra's incline.  The hold starts where
-   the spell began (where the tremor left its resting level, if the body
-   lay still first) and is announced at HOLD_MIN_MS, so every HOLD_START
+   the spell began (if the body lay still first and effort is the only
+   evidence: where the tremor rose half-way from its level before to the
+   effort's, less the proxy's lag) and is announced at HOLD_MIN_MS, so every HOLD_START
    gets its HOLD_END.  A rep set under way restarts a spell's evidence.
 4. End: where the transit out of it began; where the tremor of a hold held
    by effort alone fell away; at a posture change or a rep set.
@@ -55,6 +56,7 @@ _FB_N = const(128)          # frames of |f| kept for the lift integral (5.1 s)
 _FLOOR_SHIFT = const(6)     # resting tremor: means over blocks of 64 frames (2.6 s) ...
 _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
+_ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
 _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after it began
 _GAP_FRAMES = const(5)      # movement goes on through calm gaps shorter than this (where a lift
@@ -85,6 +87,7 @@ class HoldDetector:
         self.emit = emit
         self.hint_kind = E.K_NONE
         self._fb = array.array("h", bytes(2 * _FB_N))   # |f| per frame (mg)
+        self._tb = array.array("h", bytes(2 * _FB_N))   # tremor proxy per frame (x16, clipped)
         self._fi = self._fn = 0     # ring index, frames in it
         self._blk = array.array("h", bytes(2 * _FLOOR_BLOCKS))   # tremor block means, x16 (0: none)
         self._bi = self._bsum = self._bn = 0
@@ -148,6 +151,7 @@ class HoldDetector:
         fn = isqrt(fx * fx + fy * fy + fz * fz)
         i = self._fi
         self._fb[i] = fn
+        self._tb[i] = tr16 if tr16 < 32767 else 32767
         self._fi = (i + 1) % _FB_N
         if self._fn < _FB_N:
             self._fn += 1
@@ -433,7 +437,9 @@ class HoldDetector:
         st = self._sp_start
         if b == B_EFFORT:
             if self._rest_t > st:
-                st = self._rest_t   # lay still first: the effort began when the tremor left its resting level
+                # lay still first: the effort began when the tremor rose
+                on = self._effort_onset(t)
+                st = on if on > st else self._rest_t
         elif 0 <= self._way[0] < st:
             st = self._way[0]       # up in it since the body got there (wobbles on the way are part of it)
         self.start = st
@@ -503,6 +509,42 @@ class HoldDetector:
         self._reset_hold()
         if self._sp_on:
             self._restart_spell()
+
+    def _effort_onset(self, t):
+        """When the tremor rose from its level before the effort to the effort's: after it
+        last stood a quarter of the way up, the first frame half-way up, less the proxy's
+        half-rise time (-1: not in the frames kept).  Not where it last stood near resting:
+        lying prone it hovers a little above that, and where it last dipped is chance; nor
+        where it last stood half-way: a hold's own tremor dips that far now and then."""
+        tb = self._tb
+        n = self._fn
+        nb = (t - self._sp_start) // self.frame_ms
+        if nb < n:
+            n = nb
+        if n < 2 * _ONSET_LVL_N:
+            return -1
+        i = (self._fi - 1) % _FB_N
+        lvl = 0
+        for k in range(_ONSET_LVL_N):
+            lvl += tb[(i - k) % _FB_N]
+        lvl //= _ONSET_LVL_N
+        pre = 32767
+        for k in range(n):
+            v = tb[(i - k) % _FB_N]
+            if v < pre:
+                pre = v
+        if pre * 100 >= self.floor16 * self.tun.HOLD_TREMOR_PCT:
+            return -1       # the rise is older than the frames kept
+        q1 = pre + ((lvl - pre) >> 2)
+        mid = (pre + lvl) >> 1
+        k = 0
+        while k < n and tb[(i - k) % _FB_N] > q1:
+            k += 1
+        if k >= n:
+            return -1
+        while k > 0 and tb[(i - k) % _FB_N] < mid:
+            k -= 1
+        return t - k * self.frame_ms - self.tun.HOLD_ONSET_LAG_MS
 
     def _restart_spell(self):
         # the spell goes on (the effort stopped, a set is under way): it has
