@@ -27,8 +27,8 @@ still spell in a face-down or side posture that is held with effort:
    down, the head end went up by a cobra's incline.  The hold starts where
    the spell began (if the body lay still first and effort is the only
    evidence: where the tremor rose half-way from its level before to the
-   effort's, less the proxy's lag) and is announced at HOLD_MIN_MS, so every HOLD_START
-   gets its HOLD_END.  A rep set under way restarts a spell's evidence.
+   effort's, less the proxy's lag) and is announced at HOLD_MIN_MS, so
+   every HOLD_START gets its HOLD_END.  A rep set under way restarts a spell's evidence.
 4. End: where the transit out of it began; where the tremor of a hold held
    by effort alone fell away; at a posture change or a rep set.
 5. Kind.  On the side: side plank.  Face down: cobra when the head end
@@ -506,9 +506,8 @@ class HoldDetector:
         """It was not a hold (reps kept coming): an announced one ends with dur_ms 0."""
         if self.on and self.announced:
             self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, 0, 0, 0, 0))
-        self._reset_hold()
-        if self._sp_on:
-            self._restart_spell()
+            self.announced = False      # withdrawn: end() has nothing more to report
+        self.end(self._t)
 
     def _effort_onset(self, t):
         """When the tremor rose from its level before the effort to the effort's: after it

@@ -200,7 +200,6 @@ def test_live_state_folds_events():
     assert s.steps_total == 12 and not s.walking
 
 
-
 def test_withdrawn_hold_is_not_a_finished_plan_step():
     s = LiveState()
     s.apply((E.EV_HOLD_START, 4, E.K_PLANK, 4, 0, 0, 0, 0))
@@ -217,6 +216,7 @@ def test_withdrawn_hold_is_not_a_finished_plan_step():
     assert g.current is cur and g.phase != "rest"
     g.on_event((E.EV_HOLD_END, 0, cur.step.kind_code, 0, 30000, 0, 0, 0))
     assert g.results[-1][0] is cur and g.results[-1][2] == 30000
+
 
 def test_sync_under_loss_is_complete_before_it_deletes(tmp_path):
     from repbelt.recorder import sync_board

@@ -156,7 +156,6 @@ def test_stream_starting_late_still_gives_rows():
     assert [(w["start_ms"], w["steps"], w["complete"]) for w in d["walks"]] == [(50000, 300, False), (95000, 7, True)]
 
 
-
 def test_withdrawn_hold_leaves_no_row():
     """HOLD_END with dur_ms 0: the board found the 'hold' was a set of reps after all."""
     from repbelt.store import derive_events
@@ -170,6 +169,7 @@ def test_withdrawn_hold_leaves_no_row():
     ])
     assert [(h["start_ms"], h["dur_ms"], h["complete"]) for h in d["holds"]] == [(30000, 20000, True)]
     assert [s["kind"] for s in d["sets"]] == [E.K_LEG_RAISE]
+
 
 def test_import_events_for_analyze(db):
     with Store.open(db) as st:

@@ -24,8 +24,8 @@ divided by 1.2) and "fast" (15% quicker).  The accelerometer is left as it
 is: gravity, tremor and noise dominate it and do not change with tempo; the
 pelvis's own acceleration would scale by 1/k**2, so a lift measured by double
 integration reads 1.44 times its size in "slow" and 0.72 times in "fast"
-(a plank's lift of 126 mm reads 97 mm, below the 120 mm a lift needs).  The variants are made in memory from the shared files;
-nothing is written.
+(a plank's lift of 126 mm reads 97 mm, below the 120 mm a lift needs).
+The variants are made in memory from the shared files; nothing is written.
 """
 import json
 import time
@@ -67,11 +67,13 @@ def variant(csv, tag):
     i = len(meta)
     cols = [c.strip() for c in lines[i].split(",")]
     rows = [[float(x) for x in ln.split(",")] for ln in lines[i + 1:] if ln.strip()]
-    rate = 100
+    rate, rest = 100, []
     for ln in meta:
         if ln.replace(" ", "").startswith("#rate_hz="):
             rate = int(ln.split("=")[1])
-    meta = [ln for ln in meta if not ln.replace(" ", "").startswith("#rate_hz=")]
+        else:
+            rest.append(ln)
+    meta = rest
     if tag in TEMPO:
         k = TEMPO[tag]
         rate = round(rate / k)
