@@ -218,6 +218,54 @@ def test_withdrawn_hold_is_not_a_finished_plan_step():
     assert g.results[-1][0] is cur and g.results[-1][2] == 30000
 
 
+def test_a_command_cut_off_by_a_link_drop_is_sent_again_after_the_reconnect(tmp_path):
+    async def go():
+        async with direct_rig(events_per_session=20, rate_hz=0) as (radio, air, fb):
+            store = Store.open(tmp_path / "db")
+            c = BoardClient(backend=DirectBackend(radio))
+            await c.connect()
+            write = radio.write
+            drops = []
+
+            async def write_then_drop(uuid, data):
+                await write(uuid, data)
+                if len(drops) < 2:          # the link goes before the answer can come back, twice
+                    drops.append(uuid)
+                    await radio.drop_link()
+            radio.write = write_then_drop
+            rec = Recorder(c, store, store.add_device("DIRECT"))
+            await rec.start()               # set_time, get_status and start_session all go through
+            radio.write = write
+            await radio.drop_link()
+            st = await c.get_status()       # written while the link is down
+            summary = await rec.stop()
+            seqs = [s for s, _ in store.events(rec.session_id)]
+            await c.close()
+            store.close()
+            return drops, st, summary, seqs, fb
+    drops, st, summary, seqs, fb = run(go())
+    assert len(drops) == 2
+    assert st["state"] in (P.ST_SESSION, P.ST_IDLE)
+    assert summary["stats"]["reconnects"] == 3 and summary["complete"]
+    assert seqs == [s for _x, s, _e in fb.log if _x == summary["board_session"]]
+
+
+def test_without_auto_reconnect_a_link_drop_fails_the_command_in_one_line():
+    async def go():
+        async with direct_rig(events_per_session=0, rate_hz=0) as (radio, air, fb):
+            c = BoardClient(backend=DirectBackend(radio), auto_reconnect=False)
+            await c.connect()
+            await radio.drop_link()
+            try:
+                await c.get_status()
+            except ble.UserError as e:
+                return str(e)
+            finally:
+                await c.close()
+    msg = run(go())
+    assert msg.startswith("sending get_status to the board failed (") and msg.endswith("retry")
+
+
 def test_sync_under_loss_is_complete_before_it_deletes(tmp_path):
     from repbelt.recorder import sync_board
 

@@ -43,6 +43,7 @@ SCAN_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 20.0
 COMMAND_TIMEOUT_S = 8.0
 COMMAND_ATTEMPTS = 4              # an unanswered command is sent again (answers can be lost too)
+RELINK_WAIT_S = 30.0              # a command cut off by a link drop waits this long for the reconnect
 SESSION_REPLAY_TIMEOUT_S = 300.0   # the board answers a session replay after its last record
 BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 3.0, 5.0)
 RECONNECT_GIVE_UP_S = 300.0     # after this long without a link, the recording ends with an error
@@ -457,7 +458,7 @@ class BoardClient:
                 err, result = await asyncio.wait_for(fut, per_try_s)
                 break
             except asyncio.TimeoutError:
-                if attempt + 1 < attempts and self.connected:
+                if attempt + 1 < attempts and (self.connected or await self._relinked()):
                     log.info("no answer to %s, asking again", P.OP_NAMES.get(op, op))
                     continue
                 raise UserError("the board did not answer %s within %.0f s: the link is weak or the firmware "
@@ -469,6 +470,11 @@ class BoardClient:
                 ue = user_error(e)
                 if ue is not None:
                     raise ue from None
+                if attempt + 1 < attempts and await self._relinked():
+                    # the link dropped under the command: the reconnect is back, send it again
+                    # (ok_on_retry covers a first attempt that did reach the board)
+                    log.info("link dropped during %s, sending it again", P.OP_NAMES.get(op, op))
+                    continue
                 raise UserError("sending %s to the board failed (%s): retry" % (P.OP_NAMES.get(op, op), e)) from None
             finally:
                 self._pending.pop(tok, None)
@@ -484,6 +490,28 @@ class BoardClient:
             e.err = err
             raise e
         return result
+
+    async def _relinked(self):
+        """After a command failed: True once the automatic reconnect restored a lost link.
+
+        False if the link never went down (the failure was something else),
+        auto_reconnect is off, or it stayed down RELINK_WAIT_S. A drop the
+        backend reports (bleak: "Not connected") before its disconnect
+        callback ran gets a moment to show.
+        """
+        if not self.auto_reconnect or self._closing:
+            return False
+        if asyncio.current_task() is self._reconnect_task:
+            return False            # the reconnect's own replay: it is the one that would have to relink
+        if self.connected:
+            await asyncio.sleep(0.2)
+            if self.connected:
+                return False        # the link is up: the failure was something else
+        try:
+            await asyncio.wait_for(self._connected.wait(), RELINK_WAIT_S)
+        except asyncio.TimeoutError:
+            return False
+        return not self._closing
 
     async def get_status(self):
         st = _decode_status(await self.command(P.OP_GET_STATUS), self.board, self.firmware)
