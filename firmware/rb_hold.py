@@ -494,20 +494,22 @@ class HoldDetector:
         """The hold (if any) is over at t_end: report it."""
         if not self.on:
             return
-        if self.announced and t_end > self.start:
-            sw = self.sway_dmg()
-            self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, t_end - self.start, sw,
-                       self.stability(sw), asin_ddeg(self._pitch) - asin_ddeg(self._pitch0)))
+        if self.announced:
+            if t_end > self.start:
+                sw = self.sway_dmg()
+                self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, t_end - self.start, sw,
+                           self.stability(sw), asin_ddeg(self._pitch) - asin_ddeg(self._pitch0)))
+            else:
+                # over before its (backdated) start: withdrawn, so the host drops its HOLD_START
+                self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, 0, 0, 0, 0))
         self._reset_hold()
         if self._sp_on:
             self._restart_spell()
 
     def cancel(self):
         """It was not a hold (reps kept coming): an announced one ends with dur_ms 0."""
-        if self.on and self.announced:
-            self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, 0, 0, 0, 0))
-            self.announced = False      # withdrawn: end() has nothing more to report
-        self.end(self._t)
+        if self.on:
+            self.end(self.start)
 
     def _effort_onset(self, t):
         """When the tremor rose from its level before the effort to the effort's: after it

@@ -105,6 +105,24 @@ def test_held_with_effort_and_the_pelvis_down_is_a_cobra():
     assert 23000 <= ev[4] <= 27000
 
 
+def test_a_hold_ended_before_its_start_is_withdrawn_not_left_open():
+    # reps that began before an effort hold's backdated start end it there: the
+    # announced HOLD_START must get its HOLD_END (dur_ms 0), or the host keeps it open
+    b = Body()
+    b.still(130)
+    b.move(0.0, 1.5, pitch_to=-8.0)
+    b.tremor_mg = 8.0
+    b.still(8)
+    starts = [ev for ev in b.events if ev[0] == E.EV_HOLD_START]
+    assert len(starts) == 1 and b.holds() == []
+    b.det.end(starts[0][3] - 500)
+    (ev,) = b.holds()
+    assert (ev[2], ev[3], ev[4]) == (starts[0][2], starts[0][3], 0)
+    assert not b.det.on
+    b.det.cancel()                          # nothing open: nothing more to report
+    assert len(b.holds()) == 1
+
+
 def test_lying_still_is_no_hold():
     b = Body()
     b.still(200)
