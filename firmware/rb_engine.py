@@ -18,7 +18,8 @@ Pipeline (all integer arithmetic, nothing allocated per sample):
    Supine: bridge (head end down, with the pelvis measured rising into its
    top by rb_hold's lift integral, or deep where that was not measured),
    pelvic tilt (small, no lift), knee twist (roll).  Face down the set's pattern decides: leg raise, cat-cow (a
-   round-then-arch pair), bird dog.  Lunges are swings of the pelvis height
+   round-then-arch pair, swung straight through or touching neutral
+   between: either way each half may be half as short as a rep), bird dog.  Lunges are swings of the pelvis height
    from leaky double integration of the vertical acceleration.
 5. Sets: a set is believed after SET_CONFIRM_REPS like reps (then those are
    emitted too) and ends after a rest (SET_GAP_MS, or 3 rep intervals
@@ -100,6 +101,7 @@ class Engine:
         # current (pitch max/min, roll max/min, peak), state (-1 off, 0 resting,
         # 1 in a rep), start, last quiet, done flag
         self._sh = [0] * 15
+        self._swing = [-1, 0, 0, 0, 0, 0, 0, -100000, 0]
         self._reset_rep_state()
         self._reset_set()
         self._lv = [0, 0, 0, 0, 0]     # levelling: frames, start, sum of x, y, z
@@ -427,6 +429,12 @@ class Engine:
         self._prev_end = -100000          # the last rep candidate: its end, peak tilt and way
         self._prev_pk = 0
         self._prev_way = 0
+        # a short pitch excursion face down, kept in case the opposite one
+        # follows at once (half a quick cat-cow): end (-1: none), start, peaks
+        sw = self._swing
+        sw[0] = -1
+        sw[1] = sw[2] = sw[3] = sw[4] = sw[5] = sw[6] = sw[8] = 0
+        sw[7] = -100000     # (and the last excursion's end and pitch way, 0: not a pitch one)
         self._spell_reset(0, 0, 0, 0)
         b = self._bst
         b[0] = b[1] = b[2] = b[3] = b[4] = 0
@@ -704,10 +712,57 @@ class Engine:
             sh[11] = sh[14] = 0
             sh[13] = sp[8]
 
+    def _swing_half(self, sw):
+        # judge the kept excursion as the swung-through half it was, then go
+        # on with the one that followed it
+        st = self._ex_start
+        pm = self._pmax
+        pn = self._pmin
+        rm = self._rmax
+        rn = self._rmin
+        dm = self._dmax
+        t_end = sw[0]
+        sw[0] = -1
+        self._ex_start = sw[1]
+        self._pmax = sw[2]
+        self._pmin = sw[3]
+        self._rmax = sw[4]
+        self._rmin = sw[5]
+        self._dmax = sw[6]
+        self._ex_end(t_end, True)
+        self._ex_start = st
+        self._pmax = pm
+        self._pmin = pn
+        self._rmax = rm
+        self._rmin = rn
+        self._dmax = dm
+
     def _ex_end(self, t_end, split):
         tn = self.tun
         dur = t_end - self._ex_start
+        sw = self._swing
+        swing = (self.posture == E.P_PRONE and self._pmax - self._pmin > self._rmax - self._rmin
+                 and self._ex_start - sw[7] <= tn.REP_SWING_GAP_MS)
+        way = 1 if self._pmax > -self._pmin else -1
+        if swing and sw[8] == -way:
+            # the other way right after a pitch excursion: the two are the
+            # halves of a swing, each as short as a swung-through half may be
+            split = True
+            if sw[0] >= 0:
+                self._swing_half(sw)
+        sw[0] = -1
+        sw[7] = t_end
+        sw[8] = way if self._pmax - self._pmin > self._rmax - self._rmin else 0
         if dur < tn.REP_MIN_MS // (2 if split else 1) or dur > tn.REP_MAX_MS + self._ext_ms():
+            if (not split and self.posture == E.P_PRONE and 2 * dur >= tn.REP_MIN_MS
+                    and self._pmax - self._pmin > self._rmax - self._rmin):
+                sw[0] = t_end
+                sw[1] = self._ex_start
+                sw[2] = self._pmax
+                sw[3] = self._pmin
+                sw[4] = self._rmax
+                sw[5] = self._rmin
+                sw[6] = self._dmax
             return
         pk_p = self._pmax if self._pmax > -self._pmin else self._pmin
         pk_r = self._rmax if self._rmax > -self._rmin else self._rmin

@@ -33,6 +33,7 @@ class Tunables:
     REP_QUIET_MS = 120            # back near the baseline for this long = rep done
     REP_WOBBLE_MS = 1000          # one under REP_SET_HI_PCT of the rep before, starting this soon after it, is settling
     REP_MIN_MS = 1100
+    REP_SWING_GAP_MS = 500        # face down, a pitch excursion under REP_MIN_MS that the opposite one follows this soon is half a quick cat-cow (REP_MIN_MS / 2, as if swung through)
     REP_MAX_MS = 9000
     REST_SPELL_MILLI = 30         # a still spell: gravity stays within ~1.7 deg (sum of |du|) of where it began
     REST_SPELL_MS = 1500          # a departure longer than REP_MAX_MS re-seats the baseline at its first still spell this long

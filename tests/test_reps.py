@@ -71,3 +71,28 @@ def test_a_steep_plank_is_a_plank(seed):
     s.plank(25.0)
     s.still(5.0)
     assert _segments(s) == [("plank", "hold")]
+
+
+def _quick_cat_cows(s, reps, deg):
+    """Cat-cows at a quick tempo that touch neutral between the halves (not swung straight
+    through): each half is over the rep threshold for under REP_MIN_MS."""
+    s._ensure("fours")
+
+    def rep(i):
+        a = [0.0, -deg, 0.0, 0.0, 0.0, 0.04]
+        b = [0.0, deg, 0.0, 0.0, 0.0, -0.03]
+        z = [0.0] * 6
+        return [(0.5, a), (0.1, a), (0.5, z), (0.25, z), (0.5, b), (0.1, b), (0.5, z)], None, 2 * deg, None
+    return s._rep_set("cat_cow", reps, rep, pause=(0.5, 0.8))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_quick_cat_cows_that_pause_at_neutral_are_counted(seed):
+    # each half is a short excursion of its own; the opposite one right after it makes it
+    # half a swing, held to the swung-through half's minimum (dev-100009 played 15% quicker
+    # lost its set's first cat-cow)
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    _quick_cat_cows(s, 8, 14.0)
+    s.still(4.0)
+    assert _segments(s) == [("cat_cow", 8)]
