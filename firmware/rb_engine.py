@@ -947,6 +947,10 @@ class Engine:
         need = tn.SET_CONFIRM_REPS
         if lifted:
             need = tn.HOLD_BREAK_REPS
+        elif ((kind == K_FACEDOWN and side >= SHAPE_ROLL_POS) or kind == E.K_KNEE_TWIST) and self._pend[0][2] == side:
+            # rolls the same way: shifting the weight looks like that; alternating
+            # sides or pitching reps show a set sooner
+            need = tn.SET_CONFIRM_ROLLS
         elif self.hint_kind != E.K_NONE and (self.hint_kind == kind or
                                              (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1

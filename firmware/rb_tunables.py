@@ -59,6 +59,7 @@ class Tunables:
     LUNGE_MIN_MS = 800
     LUNGE_MAX_MS = 6000           # a forward lunge takes 2-4 s down and up; a slower swing is getting up or settling
     SET_CONFIRM_REPS = 2          # a set is believed after this many like reps
+    SET_CONFIRM_ROLLS = 3         # ... rolls that all go the same way (face down, or knee twists): this many
     HOLD_BREAK_REPS = 3           # ... and during a plank-like hold after this many (the hold was not one)
     SET_GAP_MS = 12000            # no rep for this long ends a set
     SET_GAP_RHYTHM_X = 3          # ... or 3 of its rep intervals (a missed rep leaves 2), never below REP_MAX_MS

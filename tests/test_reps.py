@@ -96,3 +96,38 @@ def test_quick_cat_cows_that_pause_at_neutral_are_counted(seed):
     _quick_cat_cows(s, 8, 14.0)
     s.still(4.0)
     assert _segments(s) == [("cat_cow", 8)]
+
+
+def _prone_rolls(s, n, roll_deg, theta_deg, up_s, kind="leg_raise"):
+    """n reps that all roll the pelvis the same way (one side only)."""
+    def rep(i):
+        top = [roll_deg, theta_deg, 0.0, 0.0, 0.0, 0.0]
+        return [(up_s, top), (0.1, top), (up_s, [0] * 6)], "left", theta_deg, None
+    return s._rep_set(kind, n, rep, pause=(2.0, 2.4))
+
+
+@pytest.mark.parametrize("posture", ["prone", "supine"])
+@pytest.mark.parametrize("seed", [1, 3, 4])
+def test_two_shifts_of_weight_to_one_side_are_no_set(seed, posture):
+    # two quick same-way rolls in a rest (dev-100009 has such a pair face down, 1.0 s each;
+    # played 20% slower they passed the rep minimum and started a leg raise set that then
+    # took the first cat-cow for its own); on the back they would be knee twists
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to(posture)
+    s.still(6.0)
+    _prone_rolls(s, 2, 6.0, 1.0, 0.9)         # each over the rep threshold for ~1.2 s
+    s.still(8.0)
+    assert _segments(s) == []
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_one_sided_leg_raise_set_is_counted_whole(seed):
+    # the same rolls made again and again are a set: a third confirms it, and the first two count
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to("prone")
+    s.still(6.0)
+    _prone_rolls(s, 6, 5.0, 3.0, 1.0)
+    s.still(8.0)
+    assert _segments(s) == [("leg_raise", 6)]
