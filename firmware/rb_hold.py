@@ -424,6 +424,12 @@ class HoldDetector:
             kind = E.K_SIDE_PLANK
         elif self.hint_kind == E.K_COBRA or self.hint_kind == E.K_PLANK:
             kind = self.hint_kind
+        elif b == B_EFFORT and self._entry_dz >= tn.PLANK_EFFORT_LIFT_MM:
+            # held by effort, and the pelvis went up into it: less than a
+            # lift shows a plank by itself (a low forearm plank, a noisy or
+            # quick way in), or more than a plank's usual (a high one); a
+            # cobra leaves the pelvis on the floor and only tips its head end up
+            kind = E.K_PLANK
         elif not b & B_LIFTED or self._entry_dux >= tn.COBRA_LIFTED_MILLI:
             # held with the pelvis on the floor, or the chest far up (the
             # chest coming up can fake a lift; a plank inclines the pelvis

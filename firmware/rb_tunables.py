@@ -80,6 +80,7 @@ class Tunables:
     HOLD_LEVEL_PCT = 75           # ... backdated to when it last stood above 75% of it
     HOLD_REST_TREMOR_PCT = 115    # ... a hold held by effort began when tremor last stood within 115% of the resting level
     HOLD_ONSET_LAG_MS = 800       # ... or, seen in the last 5 s, where it got half-way up to the effort's level, less this (the proxy's half-rise 440 ms, and the effort building)
+    PLANK_EFFORT_LIFT_MM = 80     # a hold shown by effort alone is a plank if the pelvis went up this far into it
     COBRA_MIN_MILLI = 250         # the head end went up this far (sin, ~14.5 deg) into a face-down hold: a cobra ...
     COBRA_LIFTED_MILLI = 350      # ... or, if the pelvis went up too, this far (~20.5 deg; a plank's incline is less)
     SWAY_SETTLE_MS = 1000         # sway is measured from this long after the body becomes steady

@@ -125,8 +125,10 @@ def test_quicker_tempo(fast_dev):
     which read as a plank; its reps were taken for the plank's wobble until the hold is
     withdrawn once reps keep coming (dev-100012: 0 of 13 counted before, 13 now).  A
     cat-cow set lost its first rep: its first half, 1.08 s, is under REP_MIN_MS; the
-    opposite half right after it makes it half a swing (REP_SWING_GAP_MS).  One plank
-    is still missed: its lift reads 97 mm here (the accelerometer is not scaled)."""
+    opposite half right after it makes it half a swing (REP_SWING_GAP_MS).  One plank's lift
+    read 95 mm here (the accelerometer is not scaled), under the 120 mm a lift alone needs,
+    and with the effort's tremor it was called a cobra; a hold shown by effort is a plank
+    once the pelvis went up PLANK_EFFORT_LIFT_MM (80) into it."""
     by, _ = B.run([fast_dev], rb_tunables.defaults())
     rows = by["fast"]
     s = B.summarize(rows)
@@ -138,7 +140,7 @@ def test_quicker_tempo(fast_dev):
     # 115% of that was chance (both cobras started 1.3 and 2.1 s early)
     cobras = [h for r in rows for h in r["holds"] if h[0] == "cobra"]
     assert len(cobras) == 2 and all(abs(want - got) <= 1.0 for _, want, got in cobras), cobras
-    assert s["holds_1s_pct"] >= 77, s
+    assert s["holds"] == "9/9" and s["holds_1s_pct"] >= 88, s
     r12 = next(r for r in rows if r["name"].startswith("dev-100012"))
     legs = [st for st in r12["sets"] if st[0] == "leg_raise"]
     assert legs and all(st[2] == st[1] for st in legs), r12["sets"]
