@@ -20,7 +20,10 @@ decimation would), 200 Hz (linear interpolation; smoother than a real 200 Hz
 sensor) and accelerometer-only (gyro columns dropped), as source
 "synthetic-dev@50Hz" and so on; and as other people's tempo: "slow" (the
 whole workout 20% slower: time stamps and label times times 1.2, gyro
-divided by 1.2) and "fast" (15% quicker).  The accelerometer is left as it
+divided by 1.2) and "fast" (15% quicker); and as a noisier sensor: "noisy"
+adds 5 mg of white noise per accelerometer axis (synthetic-dev's own is
+2.5-4.3 mg, so 5.6-6.6 mg in all; an MPU6050's datasheet density gives
+~2.6 mg at 100 Hz).  The accelerometer is left as it
 is: gravity, tremor and noise dominate it and do not change with tempo; the
 pelvis's own acceleration would scale by 1/k**2, so a lift measured by double
 integration reads 1.44 times its size in "slow" and 0.72 times in "fast"
@@ -42,7 +45,8 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast")
+VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy")
+NOISY_MG = 5.0      # extra white accelerometer noise per axis in the "noisy" variant
 TEMPO = {"slow": 1.2, "fast": 0.85}     # time stretch factor (> 1: slower)
 
 
@@ -92,6 +96,13 @@ def variant(csv, tag):
             out.append(a)
             out.append([(x + y) / 2 for x, y in zip(a, b)])
         rows = out + rows[-1:]
+    elif tag == "noisy":
+        import random
+        rnd = random.Random(Path(csv).name)     # (the same noise every run)
+        acc = [j for j, c in enumerate(cols) if c in ("ax", "ay", "az")]
+        for r in rows:
+            for j in acc:
+                r[j] += rnd.gauss(0.0, NOISY_MG / 1000.0)
     elif tag == "acc":
         keep = [k for k, c in enumerate(cols) if c not in ("gx", "gy", "gz")]
         cols = [cols[k] for k in keep]
