@@ -250,6 +250,35 @@ def test_a_command_cut_off_by_a_link_drop_is_sent_again_after_the_reconnect(tmp_
     assert seqs == [s for _x, s, _e in fb.log if _x == summary["board_session"]]
 
 
+@pytest.mark.parametrize("watermark", [None, 0])
+def test_a_replay_cut_off_by_a_link_drop_still_delivers_every_record(watermark):
+    # (with a watermark the reconnect asks for the rest itself; without one the replay goes again)
+    async def go():
+        async with direct_rig(offline_sessions=(60,), rate_hz=0) as (radio, air, fb):
+            c = BoardClient(backend=DirectBackend(radio))
+            got = []
+            c.on_events = got.extend
+            await c.connect()
+            write = radio.write
+            cut = []
+
+            async def write_then_drop(uuid, data):
+                await write(uuid, data)
+                if data[0] == P.OP_REPLAY_SESSION and not cut:
+                    cut.append(1)
+                    await radio.drop_link()
+            radio.write = write_then_drop
+            c.rewind(watermark)
+            c.session_filter = 1
+            await asyncio.wait_for(c.replay_session(1, 1), 30)
+            ok = await wait_for(lambda: len(got) >= 60, 20)
+            await c.close()
+            return cut, ok, [s for s, _ in got], c.stats
+    cut, ok, seqs, stats = run(go())
+    assert cut and ok and stats["reconnects"] == 1
+    assert seqs == list(range(1, 61))
+
+
 def test_without_auto_reconnect_a_link_drop_fails_the_command_in_one_line():
     async def go():
         async with direct_rig(events_per_session=0, rate_hz=0) as (radio, air, fb):

@@ -440,12 +440,15 @@ class BoardClient:
     # ---- commands
 
     async def command(self, op, *args, timeout_s=COMMAND_TIMEOUT_S, attempts=COMMAND_ATTEMPTS,
-                      ok_on_retry=()):
+                      ok_on_retry=(), replay=False):
         """Send one Control command and return its result bytes; BoardError if the board refuses.
 
         An unanswered command is sent again (a response notification can be
         lost like any other); `ok_on_retry` lists the errors that, on a
         repeat, mean the first attempt already did it (e.g. stop -> bad_state).
+        A command the link drop cut off is sent again once the automatic
+        reconnect is back; a replay (`replay=True`) is not: the reconnect
+        asks for everything past the watermark itself, and returns None.
         """
         per_try_s = timeout_s / attempts
         for attempt in range(attempts):
@@ -470,7 +473,9 @@ class BoardClient:
                 ue = user_error(e)
                 if ue is not None:
                     raise ue from None
-                if attempt + 1 < attempts and await self._relinked():
+                if (replay or attempt + 1 < attempts) and await self._relinked():
+                    if replay:
+                        return None
                     # the link dropped under the command: the reconnect is back, send it again
                     # (ok_on_retry covers a first attempt that did reach the board)
                     log.info("link dropped during %s, sending it again", P.OP_NAMES.get(op, op))
@@ -540,7 +545,7 @@ class BoardClient:
     async def replay(self, from_seq):
         self.stats["replays"] += 1
         self._replay_until = time.monotonic() + REPLAY_SETTLE_S
-        await self.command(P.OP_REPLAY, from_seq & 0xFFFFFFFF)
+        await self.command(P.OP_REPLAY, from_seq & 0xFFFFFFFF, replay=True)
 
     async def _replay_from(self, seq):
         if self.session_filter is not None:
@@ -569,8 +574,11 @@ class BoardClient:
         self.stats["replays"] += 1
         self._replay_until = time.monotonic() + timeout_s
         try:
-            await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF, timeout_s=timeout_s,
-                               attempts=1)
+            for _attempt in range(COMMAND_ATTEMPTS):
+                r = await self.command(P.OP_REPLAY_SESSION, session, from_seq & 0xFFFFFFFF, timeout_s=timeout_s,
+                                       attempts=1, replay=True)
+                if r is not None or self.watermark is not None:
+                    break       # (cut off by a drop: the reconnect replays past the watermark)
         finally:
             self._replay_until = time.monotonic() + REPLAY_SETTLE_S
 
