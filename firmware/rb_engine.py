@@ -741,10 +741,11 @@ class Engine:
         tn = self.tun
         dur = t_end - self._ex_start
         sw = self._swing
-        swing = (self.posture == E.P_PRONE and self._pmax - self._pmin > self._rmax - self._rmin
-                 and self._ex_start - sw[7] <= tn.REP_SWING_GAP_MS)
-        way = 1 if self._pmax > -self._pmin else -1
-        if swing and sw[8] == -way:
+        # a pitch excursion face down (the kind a cat-cow's halves are), and its way
+        way = 0
+        if self.posture == E.P_PRONE and self._pmax - self._pmin > self._rmax - self._rmin:
+            way = 1 if self._pmax > -self._pmin else -1
+        if way and sw[8] == -way and self._ex_start - sw[7] <= tn.REP_SWING_GAP_MS:
             # the other way right after a pitch excursion: the two are the
             # halves of a swing, each as short as a swung-through half may be
             split = True
@@ -752,10 +753,9 @@ class Engine:
                 self._swing_half(sw)
         sw[0] = -1
         sw[7] = t_end
-        sw[8] = way if self._pmax - self._pmin > self._rmax - self._rmin else 0
+        sw[8] = way
         if dur < tn.REP_MIN_MS // (2 if split else 1) or dur > tn.REP_MAX_MS + self._ext_ms():
-            if (not split and self.posture == E.P_PRONE and 2 * dur >= tn.REP_MIN_MS
-                    and self._pmax - self._pmin > self._rmax - self._rmin):
+            if not split and way and 2 * dur >= tn.REP_MIN_MS:
                 sw[0] = t_end
                 sw[1] = self._ex_start
                 sw[2] = self._pmax
