@@ -64,6 +64,16 @@ class Body:
     def holds(self):
         return [ev for ev in self.events if ev[0] == E.EV_HOLD_END]
 
+    def lifted_hold(self, dz_m, move_s, tremor_mg, hold_s):
+        """After two minutes of rest: up by dz_m, held with tremor for hold_s, back down, rest."""
+        self.still(130)
+        self.move(dz_m, move_s)
+        self.tremor_mg = tremor_mg
+        self.still(hold_s)
+        self.tremor_mg = 0.0
+        self.move(-dz_m, move_s)
+        self.still(10)
+
 
 def test_a_plank_is_lifted_into_timed_from_the_lift_to_the_lowering():
     b = Body()
@@ -89,13 +99,7 @@ def test_a_low_plank_held_with_effort_is_a_plank_not_a_cobra():
     # would have left the pelvis on the floor (dev-100004's second plank reads 95-119 mm
     # played quicker or with more sensor noise, and was called a cobra)
     b = Body()
-    b.still(130)
-    b.move(0.10, 1.0)
-    b.tremor_mg = 12.0
-    b.still(30)
-    b.tremor_mg = 0.0
-    b.move(-0.10, 1.0)
-    b.still(10)
+    b.lifted_hold(0.10, 1.0, 12.0, 30)
     (ev,) = b.holds()
     assert ev[2] == E.K_PLANK and abs(ev[4] - 30000) <= 1000
 
@@ -150,13 +154,7 @@ def test_lying_still_is_no_hold():
 
 def test_a_shaky_hold_stays_one_hold():
     b = Body()
-    b.still(130)
-    b.move(0.2, 1.0)
-    b.tremor_mg = 45.0                      # hard shaking, far above the resting tremor
-    b.still(40)
-    b.tremor_mg = 0.0
-    b.move(-0.2, 1.0)
-    b.still(10)
+    b.lifted_hold(0.2, 1.0, 45.0, 40)       # hard shaking, far above the resting tremor
     (ev,) = b.holds()
     assert ev[2] == E.K_PLANK and abs(ev[4] - 40000) <= 800
 
