@@ -1031,8 +1031,8 @@ class Engine:
             # shape code -> body side where it means one
             side = E.SIDE_LEFT if side == SHAPE_ROLL_POS else (E.SIDE_RIGHT if side == SHAPE_ROLL_NEG else E.SIDE_NONE)
         if sk == E.K_LUNGE:
-            # stepping into and out of lunges is not a walk
-            self.steps.cancel()
+            # stepping into and out of lunges is not a walk (one before them was)
+            self.steps.cancel(t_end - dur)
         if sk == E.K_CAT_COW:
             if self._half is None:
                 self._half = (t_end, dur, rng)

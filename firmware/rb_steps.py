@@ -11,9 +11,19 @@ of it, or only STEP_REL_RHYTHM_PCT while the rhythm holds (the peak comes
 within STEP_RHYTHM_PCT of the bout's typical interval).  Pivot steps of a
 turn and the short closing step bounce the pelvis far less than a stride
 does, but they arrive on the beat; a weak bump after the beat is gone is not
-taken as a step.
+taken as a step, and a weak one on the beat does not lower the bar (the mean
+peak follows full steps only).
+
+A bout ends WALK_END_MS after its last step.  A stop shorter than that (a
+door, a crossing, turning round, shuffling into place) stays in the walk,
+and so do the few steps taken after it: they are steps, and too few and too
+irregular to confirm a walk of their own.
 """
+import array
+
 import rb_events as E
+
+_RING_N = 16        # step times kept: a lunge (<= LUNGE_MAX_MS) takes fewer steps than this
 
 
 class StepCounter:
@@ -38,8 +48,12 @@ class StepCounter:
         self.last_report = 0
         self.cadence = 0
         self.enabled = True
+        self._ring = array.array("i", [0] * _RING_N)   # times of the bout's last steps
+        self._ri = 0
+        self._t = 0
 
     def feed(self, t_ms, av_mg):
+        self._t = t_ms
         # band-pass: remove the slow mean (tau ~0.6 s at 25 Hz), then smooth lightly
         self.hp16 += ((av_mg << 4) - self.hp16) >> 4
         x = av_mg - (self.hp16 >> 4)
@@ -53,14 +67,10 @@ class StepCounter:
         self.prev2 = p
         self.prev = sm
         self.sm = sm
-        if self.walking and t_ms - self.last_step > self._end_gap():
+        if self.walking and t_ms - self.last_step > self.tun.WALK_END_MS:
             self._end_walk(t_ms)
         elif not self.walking and self.pending and t_ms - self.last_step > self.tun.STEP_MAX_MS:
             self.pending = 0
-
-    def _end_gap(self):
-        g = self.last_interval * 5 // 2
-        return g if g > self.tun.WALK_END_MS else self.tun.WALK_END_MS
 
     def _peak(self, t_ms, h):
         if self.walking:
@@ -83,7 +93,10 @@ class StepCounter:
             return
         if self.walking and dt * 100 < self.last_interval * self.tun.STEP_REFRACT_PCT:
             return      # the second bump of one step (heel strike, then toe-off)
-        self.peak_avg += (h - self.peak_avg) >> 3
+        if not self.walking or h * 100 >= self.peak_avg * self.tun.STEP_REL_WALK_PCT:
+            # (a weak bump let in on the beat does not lower the bar for the
+            # next: shuffling to a stop would otherwise count ever weaker sway)
+            self.peak_avg += (h - self.peak_avg) >> 3
         if self.walking:
             iv = self.iv
             if dt * 10 > iv * 18 and h * 100 < self.peak_avg * self.tun.STEP_STOP_PCT:
@@ -95,6 +108,7 @@ class StepCounter:
             if dt * 10 < iv * 15:
                 self.iv = iv + ((dt - iv) >> 2)
             self.steps += 1
+            self._keep(t_ms)
             if self.last_interval:
                 self.cadence = 60000 // self.last_interval
             if t_ms - self.last_report >= self.tun.STEPS_REPORT_MS:
@@ -117,6 +131,13 @@ class StepCounter:
         if self.pending >= self.tun.WALK_CONFIRM_STEPS:
             self.walking = True
             self.steps = self.pending
+            ring = self._ring
+            for i in range(_RING_N):
+                ring[i] = -1    # (not this bout's: before its start)
+            n = self.pending - 1
+            for i in range(n + 1):
+                # (the candidate steps' own times are not kept: spread evenly)
+                self._keep(self.first_step + (t_ms - self.first_step) * i // n)
             self.pending = 0
             self.walk_start = self.first_step - self.last_interval // 2
             self.iv = self.last_interval
@@ -125,18 +146,40 @@ class StepCounter:
             self.emit((E.EV_WALK_START, t_ms, self.walk_start, 0, 0, 0, 0, 0))
             self.emit((E.EV_STEPS, t_ms, self.steps, self.cadence, self.walk_start, 0, 0, 0))
 
-    def _end_walk(self, t_ms):
+    def _end_walk(self, t_ms, cap=None):
         end = self.last_step + self.last_interval // 2
-        if end > t_ms:
-            end = t_ms
+        if cap is None:
+            cap = t_ms
+        if end > cap:
+            end = cap
         self.emit((E.EV_WALK_END, t_ms, self.walk_start, end, self.steps, self.cadence, 0, 0))
         self.cancel()
 
     def finish(self, t_ms):
         self.stop_at(t_ms)
 
-    def cancel(self):
-        """What looked like a walk was something else (lunges): forget it."""
+    def _keep(self, t_ms):
+        self._ring[self._ri] = t_ms
+        self._ri = (self._ri + 1) % _RING_N
+
+    def cancel(self, since=None):
+        """What looked like a walk (since `since`, ms) was something else
+        (lunges): forget it.  A walk that was under way before then ends at
+        its last step before then, with the steps it had."""
+        if self.walking and since is not None and self.walk_start < since:
+            k = 0
+            last = self.walk_start
+            ring = self._ring
+            for x in ring:
+                if x >= since:
+                    k += 1
+                elif x > last:
+                    last = x     # (-1: a slot this bout has not used)
+            if self.steps - k >= self.tun.WALK_CONFIRM_STEPS:
+                self.steps -= k
+                self.last_step = last
+                self._end_walk(self._t, since)
+                return
         self.walking = False
         self.steps = 0
         self.pending = 0

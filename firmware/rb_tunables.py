@@ -97,7 +97,7 @@ class Tunables:
     STEP_MAX_MS = 1400
     STEP_REGULAR_PCT = 45         # a bout needs step intervals within +-45% of each other
     WALK_CONFIRM_STEPS = 4
-    WALK_END_MS = 2000
+    WALK_END_MS = 6000            # a walk is over after this long without a step (shorter stops: a door, a crossing, shuffling round)
     STEPS_REPORT_MS = 5000
 
 

@@ -206,15 +206,16 @@ def test_unknown_mount_counts_steps_only():
 
 
 def test_step_error_on_real_walking():
-    """Every real lower-back trace, scored like the benchmark: 4.06% today (5.15% before the
-    on-the-beat rule).  The labels count every foot-sensor step of the recording, also those
-    after the walk (9 of them after the back sensor's recording ends), so no trace is asked
-    to be exact; 10-3 is counted 38 against 34 (its annotations go R, R, L, L at the stop)."""
+    """Every real lower-back trace, scored like the benchmark: 3.74% today (4.06% while a walk
+    ended 2 s after its last step and weak bumps lowered the bar; 5.15% before the on-the-beat
+    rule).  The labels count every foot-sensor step of the recording, also those after the
+    walk (9 of them after the back sensor's recording ends), so no trace is asked to be exact;
+    10-3 is counted 38 against 34 (its annotations go R, R, L, L at the stop)."""
     from repbelt import bench_accuracy as B
     by, _ = B.run([REAL], rb_tunables.defaults())
     rows = by["real-gait-dev"]
     assert len(rows) == 18
-    assert B.summarize(rows)["step_err_pct"] <= 4.5
+    assert B.summarize(rows)["step_err_pct"] <= 3.9
     worst = max(abs(a - b) for r in rows for a, b in r["steps"])
     assert worst <= 7, worst                        # 15-3: 41 labelled, 5 after the recording ends
 
