@@ -1,65 +1,75 @@
-"""Step counter (firmware/rb_steps.py) on bounce sequences: how a walk ends, weak bumps at a stop, lunges after a walk."""
-import math
+"""Step counter (firmware/rb_steps.py): how a walk ends, weak bumps at a stop, lunges after a walk.
 
-from repbelt import paths  # noqa: F401  (puts firmware/ on the path)
+The bounce scenarios live in core_scripts/steps_scenarios.py and run under
+both CPython and the MicroPython unix port, which must print the same.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import rb_events as E  # noqa: E402
+import pytest
+
+from repbelt import paths
+
 import rb_steps  # noqa: E402
 import rb_tunables  # noqa: E402
 
-FRAME_MS = 40
+SCRIPT = Path(__file__).parent / "core_scripts" / "steps_scenarios.py"
+
+# scenario -> (steps of each walk that ended, earliest end of the first walk in ms)
+WANT = {
+    "plain": ([30], 2000 + 29 * 550),
+    # 20 strides (the last at 12450 ms), 4 s still, 3 shuffles (the last at 18050): one walk
+    "short_stop": ([23], None),
+    # 9 s still between two walks of 20: two walks, the first ending before the second starts
+    "long_stop": ([20, 20], None),
+    # lunges 3 s after a walk: the walk keeps its 20 steps and ends before the lunges (15450)
+    "lunges_after_walk": ([20], None),
+    "lunges_only": ([], None),
+}
 
 
-def bounce(steps, end_ms):
-    """Vertical specific force (mg) per 40 ms frame: 1 g plus a 200 ms raised-cosine bump of
-    `mg` at each (t_ms, mg) step, like the pelvis at each heel strike."""
-    out = []
-    for t in range(0, end_ms, FRAME_MS):
-        v = 1000.0
-        for ts, mg in steps:
-            if abs(t - ts) < 100:
-                v += mg * 0.5 * (1 + math.cos(math.pi * (t - ts) / 100))
-        out.append((t, int(v)))
-    return out
+def parse(out):
+    got = {}
+    for line in out.strip().splitlines():
+        name, steps, ends = line.split()
+        got[name] = ([int(x) for x in steps.split(",")] if steps != "-" else [],
+                     [int(x) for x in ends.split(",")] if ends != "-" else [])
+    return got
 
 
-def run(samples, tun=None, hook=None):
-    evs = []
-    sc = rb_steps.StepCounter(tun or rb_tunables.Tunables(), evs.append)
-    for t, av in samples:
-        sc.feed(t, av)
-        if hook:
-            hook(sc, t)
-    sc.finish(samples[-1][0])
-    return [e for e in evs if e[0] == E.EV_WALK_END]
+@pytest.fixture(scope="module", params=["cpython", "micropython"])
+def results(request):
+    if request.param == "cpython":
+        cmd, env = [sys.executable, str(SCRIPT)], dict(os.environ, PYTHONPATH=str(paths.FIRMWARE))
+    else:
+        cmd, env = [paths.micropython_bin(), str(SCRIPT)], dict(os.environ, MICROPYPATH=str(paths.FIRMWARE))
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return parse(r.stdout)
 
 
-def stride(t0, n, iv=550, mg=400):
-    return [(t0 + i * iv, mg) for i in range(n)]
+@pytest.mark.parametrize("name", sorted(WANT))
+def test_scenario(results, name):
+    steps, ends = results[name]
+    assert steps == WANT[name][0]
+    if WANT[name][1] is not None:
+        assert ends[0] >= WANT[name][1] - 100
+    if name == "short_stop":
+        assert ends[0] >= 18050                  # the walk ends after the shuffles
+    if name == "long_stop":
+        assert ends[0] < 12450 + 9000            # before the second walk's first step
+    if name == "lunges_after_walk":
+        assert 12450 <= ends[0] <= 15450
 
 
-def test_a_plain_walk_counts_every_step():
-    ends = run(bounce(stride(2000, 30), 25000))
-    assert [e[4] for e in ends] == [30]
-
-
-def test_a_short_stop_and_a_few_shuffles_stay_in_the_walk():
-    # 20 strides, a 4 s stop, then three slow shuffling steps: too few to be a walk of
-    # their own, but steps (real lower-back recordings count them: the wearer turns
-    # round, comes back to the mark)
-    last = 2000 + 19 * 550
-    shuffles = [(last + 4000 + i * 800, 250) for i in range(3)]
-    ends = run(bounce(stride(2000, 20) + shuffles, last + 15000))
-    assert [e[4] for e in ends] == [23]
-    assert ends[0][3] >= shuffles[-1][0]            # the walk ends after them
-
-
-def test_a_long_stop_ends_the_walk():
-    first = stride(2000, 20)
-    second = stride(first[-1][0] + 9000, 20)
-    ends = run(bounce(first + second, second[-1][0] + 10000))
-    assert [e[4] for e in ends] == [20, 20]
-    assert ends[0][3] < second[0][0]
+def test_both_interpreters_agree():
+    outs = []
+    for cmd, env in (([sys.executable, str(SCRIPT)], dict(os.environ, PYTHONPATH=str(paths.FIRMWARE))),
+                     ([paths.micropython_bin(), str(SCRIPT)], dict(os.environ, MICROPYPATH=str(paths.FIRMWARE)))):
+        outs.append(subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120).stdout)
+    assert outs[0] == outs[1] and outs[0].count("\n") == len(WANT)
 
 
 def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
@@ -68,10 +78,13 @@ def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
     # 7% passes too: shuffling to a stop counted ever weaker sway.  (The peak heights are
     # given to the detector's peak rule directly: at the end of a walk the band-pass's
     # own settling would hide bumps this small in a synthetic bounce.)
-    evs = []
-    sc = rb_steps.StepCounter(rb_tunables.Tunables(), evs.append)
-    walk = bounce(stride(2000, 20, mg=900), 2000 + 19 * 550 + 100)
-    for t, av in walk:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import steps_scenarios as S
+    finally:
+        sys.path.pop(0)
+    sc = rb_steps.StepCounter(rb_tunables.Tunables(), lambda ev: None)
+    for t, av in S.bounce(S.stride(2000, 20, mg=900), 2000 + 19 * 550 + 100):
         sc.feed(t, av)
     assert sc.walking and sc.steps == 20
     mean = sc.peak_avg
@@ -84,31 +97,3 @@ def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
         t += 550
         sc._peak(t, mean * 7 // 100)
     assert sc.steps == 25
-
-
-def test_lunges_after_a_walk_end_it_there_and_keep_its_steps():
-    # a walk, and 3 s later a lunge set begins: the lunge detector's first rep says
-    # "stepping since t0 was lunges" (rb_engine calls cancel(t_rep_start))
-    walk = stride(2000, 20)
-    t0 = walk[-1][0] + 3000
-    lunge_steps = [(t0 + i * 700, 300) for i in range(4)]
-    said = []
-
-    def hook(sc, t):
-        if t >= lunge_steps[-1][0] + 200 and not said:
-            said.append(t)
-            sc.cancel(t0)
-    ends = run(bounce(walk + lunge_steps, t0 + 12000), hook=hook)
-    assert [e[4] for e in ends] == [20]
-    assert walk[-1][0] <= ends[0][3] <= t0
-
-
-def test_lunges_that_looked_like_a_walk_are_forgotten():
-    steps = [(2000 + i * 700, 300) for i in range(6)]
-    said = []
-
-    def hook(sc, t):
-        if t >= steps[-1][0] + 200 and not said:
-            said.append(t)
-            sc.cancel(1500)
-    assert run(bounce(steps, 12000), hook=hook) == []

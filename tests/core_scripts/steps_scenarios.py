@@ -1,0 +1,87 @@
+"""Step-counter scenarios on synthetic pelvis bounce, run under CPython and the MicroPython unix port.
+
+Prints one line per scenario: its name and the steps of each walk that ended
+(`name 20,20`).  tests/test_steps.py runs it under both interpreters and
+checks the figures; rb_steps, rb_tunables and rb_events must be importable.
+"""
+import math
+
+import rb_events as E
+import rb_steps
+import rb_tunables
+
+FRAME_MS = 40
+
+
+def bounce(steps, end_ms):
+    """Vertical specific force (mg) per 40 ms frame: 1 g plus a 200 ms raised-cosine bump of
+    `mg` at each (t_ms, mg) step, like the pelvis at each heel strike."""
+    out = []
+    for t in range(0, end_ms, FRAME_MS):
+        v = 1000.0
+        for ts, mg in steps:
+            if abs(t - ts) < 100:
+                v += mg * 0.5 * (1 + math.cos(math.pi * (t - ts) / 100))
+        out.append((t, int(v)))
+    return out
+
+
+def stride(t0, n, iv=550, mg=400):
+    return [(t0 + i * iv, mg) for i in range(n)]
+
+
+def run(samples, cancel_at=None, since=None):
+    """WALK_END events; at cancel_at the lunge detector says "stepping since `since` was lunges"."""
+    evs = []
+    sc = rb_steps.StepCounter(rb_tunables.Tunables(), evs.append)
+    said = False
+    for t, av in samples:
+        sc.feed(t, av)
+        if cancel_at is not None and t >= cancel_at and not said:
+            said = True
+            sc.cancel(since)
+    sc.finish(samples[-1][0])
+    return [e for e in evs if e[0] == E.EV_WALK_END]
+
+
+def plain():
+    return run(bounce(stride(2000, 30), 25000))
+
+
+def short_stop():
+    # 20 strides, a 4 s stop, then three slow shuffling steps: too few to be a walk of
+    # their own, but steps (real lower-back recordings count them: the wearer turns
+    # round, comes back to the mark)
+    last = 2000 + 19 * 550
+    shuffles = [(last + 4000 + i * 800, 250) for i in range(3)]
+    return run(bounce(stride(2000, 20) + shuffles, last + 15000))
+
+
+def long_stop():
+    first = stride(2000, 20)
+    second = stride(first[-1][0] + 9000, 20)
+    return run(bounce(first + second, second[-1][0] + 10000))
+
+
+def lunges_after_walk():
+    # a walk, and 3 s later a lunge set begins: the lunge detector's first rep says
+    # "stepping since t0 was lunges" (rb_engine calls cancel(t_rep_start))
+    walk = stride(2000, 20)
+    t0 = walk[-1][0] + 3000
+    lunge = [(t0 + i * 700, 300) for i in range(4)]
+    return run(bounce(walk + lunge, t0 + 12000), lunge[-1][0] + 200, t0)
+
+
+def lunges_only():
+    steps = [(2000 + i * 700, 300) for i in range(6)]
+    return run(bounce(steps, 12000), steps[-1][0] + 200, 1500)
+
+
+SCENARIOS = (("plain", plain), ("short_stop", short_stop), ("long_stop", long_stop),
+             ("lunges_after_walk", lunges_after_walk), ("lunges_only", lunges_only))
+
+if __name__ == "__main__":
+    for name, fn in SCENARIOS:
+        ends = fn()
+        print("%s %s %s" % (name, ",".join([str(e[4]) for e in ends]) or "-",
+                            ",".join([str(e[3]) for e in ends]) or "-"))
