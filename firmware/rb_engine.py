@@ -873,9 +873,15 @@ class Engine:
                 # a lunge; and a lunge comes back up about as far as it went
                 # down (a rise of over twice a shallow dip is the end of the
                 # last one, the leaky height overshooting)
-                if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM
-                        and (not self.steps.walking or swing >= tn.LUNGE_RISE_WALK_MM)):
-                    self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
+                if tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM:
+                    if not self.steps.striding_at(t - dur):
+                        if self.steps.walking:
+                            # standing still before it (a walk stays open through
+                            # a stop): its steps are not the walk's, which ends there
+                            self.steps.cancel(t - dur)
+                        self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
+                    elif swing >= tn.LUNGE_RISE_WALK_MM:
+                        self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - self._lunge_low_t > tn.LUNGE_MAX_MS:
                 # (timed from the real drop: the leaky height's slow sag
                 # before it is not part of the lunge)

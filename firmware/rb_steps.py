@@ -162,6 +162,23 @@ class StepCounter:
         self._ring[self._ri] = t_ms
         self._ri = (self._ri + 1) % _RING_N
 
+    def striding_at(self, t0):
+        """Was the wearer walking at t0 (ms): the last two steps before it came
+        less than STEP_MAX_MS apart and before it?  (Not only "a walk is
+        open": one stays open through a stop, and the first step out of a
+        stop may be a lunge's.)"""
+        if not self.walking:
+            return False
+        x1 = x2 = -1
+        for x in self._ring:
+            if x1 < x < t0:
+                x2 = x1
+                x1 = x
+            elif x2 < x < x1:
+                x2 = x
+        mx = self.tun.STEP_MAX_MS
+        return x2 >= 0 and t0 - x1 <= mx and x1 - x2 <= mx
+
     def cancel(self, since=None):
         """What looked like a walk (since `since`, ms) was something else
         (lunges): forget it.  A walk that was under way before then ends at

@@ -131,3 +131,22 @@ def test_a_one_sided_leg_raise_set_is_counted_whole(seed):
     _prone_rolls(s, 6, 5.0, 3.0, 1.0)
     s.still(8.0)
     assert _segments(s) == [("leg_raise", 6)]
+
+
+@pytest.mark.parametrize("amp,still_s", [(1.0, 1.0), (0.6, 1.0), (0.6, 3.0)])
+def test_lunges_soon_after_a_walk_keep_the_walk_and_every_lunge(amp, still_s):
+    # A walk stays open through a stop of up to 6 s.  Lunges started 1-3 s after it
+    # must neither add their steps to it, nor erase it (the first lunge used to make
+    # the whole walk "something else"), nor be held to the mid-walk depth (shallow
+    # lunges, amp 0.6: pelvis rises of 150-250 mm).
+    s = G.Session(seed=3, subject={"amp": amp})
+    s.still(5)
+    s.walk(30.0)
+    s.still(still_s)
+    s.lunge(8)
+    s.rest(15)
+    tr = s.render(rate_hz=100, mount="default", name="t")
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    got = [(x["kind"], x.get("reps", x.get("steps"))) for x in json.loads(an.json())["segments"]]
+    want = [(x["kind"], x.get("reps", x.get("steps"))) for x in tr.labels["segments"]]
+    assert want == [("walk", 62), ("lunge", 8)] and got == want
