@@ -14,6 +14,12 @@ does, but they arrive on the beat; a weak bump after the beat is gone is not
 taken as a step, and a weak one on the beat does not lower the bar (the mean
 peak follows full steps only).
 
+Starting to walk, the pelvis bumps once as the first foot pushes off,
+0.2-0.45 s before that foot lands: a bump under STEP_FIRST_WEAK_PCT of the
+bout's next ones is that push-off, not a step (of 13 real walks with foot
+sensor events where it was dropped, every one came before the first heel
+strike; 45% starts dropping real first steps).
+
 A bout ends WALK_END_MS after its last step.  A stop shorter than that (a
 door, a crossing, turning round, shuffling into place) stays in the walk,
 and so do the few steps taken after it: they are steps, and too few and too
@@ -43,6 +49,10 @@ class StepCounter:
         self.first_step = 0
         self.last_interval = 0
         self.iv = 0          # the bout's typical step interval (ms)
+        self.h1 = 0          # the candidate bout's first bump (mg) ...
+        self.hsum = 0        # ... and the sum of the ones after it
+        self.hl = 0
+        self.t2 = 0          # the time of its second bump
         self.steps = 0
         self.walk_start = 0
         self.last_report = 0
@@ -121,15 +131,27 @@ class StepCounter:
             if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.tun.STEP_REGULAR_PCT:
                 self.pending = 1
                 self.first_step = self.last_step
+                self.h1 = self.hl
+            if self.pending == 1:
+                self.hsum = 0
+                self.t2 = t_ms
             self.pending += 1
+            self.hsum += h
             self.last_interval = dt
         else:
             self.pending = 1
             self.first_step = t_ms
             self.last_interval = 0
+            self.h1 = h
+        self.hl = h
         self.last_step = t_ms
         if self.pending >= self.tun.WALK_CONFIRM_STEPS:
             self.walking = True
+            if self.h1 * 100 * (self.pending - 1) < self.hsum * self.tun.STEP_FIRST_WEAK_PCT:
+                # the first bump was the push-off into the first step, whose
+                # heel strike is the next one: not a step of its own
+                self.pending -= 1
+                self.first_step = self.t2
             self.steps = self.pending
             ring = self._ring
             for i in range(_RING_N):

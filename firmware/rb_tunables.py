@@ -95,6 +95,7 @@ class Tunables:
     STEP_STOP_PCT = 0             # in a bout, a bump this weak (% of mean) after a long pause ends the walk (0: off)
     STEP_MIN_MS = 350
     STEP_MAX_MS = 1400
+    STEP_FIRST_WEAK_PCT = 40      # a bout's first bump under this share of its next ones is the push-off into the first step
     STEP_REGULAR_PCT = 45         # a bout needs step intervals within +-45% of each other
     WALK_CONFIRM_STEPS = 4
     WALK_END_MS = 6000            # a walk is over after this long without a step (shorter stops: a door, a crossing, shuffling round)

@@ -48,6 +48,11 @@ def plain():
     return run(bounce(stride(2000, 30), 25000))
 
 
+def push_off():
+    # starting to walk: a small bump as the first foot pushes off, 0.45 s before it lands
+    return run(bounce([(4550, 110)] + stride(5000, 30), 28000))
+
+
 def short_stop():
     # 20 strides, a 4 s stop, then three slow shuffling steps: too few to be a walk of
     # their own, but steps (real lower-back recordings count them: the wearer turns
@@ -77,7 +82,7 @@ def lunges_only():
     return run(bounce(steps, 12000), steps[-1][0] + 200, 1500)
 
 
-SCENARIOS = (("plain", plain), ("short_stop", short_stop), ("long_stop", long_stop),
+SCENARIOS = (("plain", plain), ("push_off", push_off), ("short_stop", short_stop), ("long_stop", long_stop),
              ("lunges_after_walk", lunges_after_walk), ("lunges_only", lunges_only))
 
 if __name__ == "__main__":
