@@ -51,7 +51,7 @@ class StepCounter:
         self.iv = 0          # the bout's typical step interval (ms)
         self.h1 = 0          # the candidate bout's first bump (mg) ...
         self.hsum = 0        # ... and the sum of the ones after it
-        self.hl = 0
+        self.hl = 0          # the last candidate bump (mg)
         self.t2 = 0          # the time of its second bump
         self.steps = 0
         self.walk_start = 0
