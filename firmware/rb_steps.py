@@ -42,7 +42,7 @@ class StepCounter:
         self.prev = 0
         self.prev2 = 0
         self.rising = False
-        self.peak_avg = 0    # running mean peak height (mg)
+        self.peak_avg = 90   # running mean peak height (mg): a gentle stroll's to start with
         self.last_step = -1000000
         self.walking = False
         self.pending = 0     # candidate steps before a bout is confirmed
@@ -65,6 +65,8 @@ class StepCounter:
     def feed(self, t_ms, av_mg):
         self._t = t_ms
         # band-pass: remove the slow mean (tau ~0.6 s at 25 Hz), then smooth lightly
+        if self.hp16 == 0:
+            self.hp16 = av_mg << 4      # (started at the first sample: 1 g is no step)
         self.hp16 += ((av_mg << 4) - self.hp16) >> 4
         x = av_mg - (self.hp16 >> 4)
         # two light low-pass stages (~3 Hz) merge the heel-strike double peak into one

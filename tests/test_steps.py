@@ -22,6 +22,7 @@ WANT = {
     "plain": ([30], 2000 + 29 * 550),
     # a bump at a third of a stride 0.45 s before the first one is its push-off, not a step
     "push_off": ([30], 5000 + 29 * 550),
+    "three_bumps_at_start": ([], None),
     # 20 strides (the last at 12450 ms), 4 s still, 3 shuffles (the last at 18050): one walk
     "short_stop": ([23], None),
     # 9 s still between two walks of 20: two walks, the first ending before the second starts
