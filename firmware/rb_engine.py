@@ -960,6 +960,12 @@ class Engine:
         elif self.hint_kind != E.K_NONE and (self.hint_kind == kind or
                                              (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1
+        elif (kind == K_FACEDOWN and self._pend_n >= 2 and self._pend[0][2] <= SHAPE_PITCH_NEG
+              and self._pend[1][2] <= SHAPE_PITCH_NEG and self._pend[0][2] != self._pend[1][2]):
+            # pitching one way and back is half a cat-cow rep each: a set of them
+            # is believed after as many whole reps as any other (one pitch down
+            # and up again is also how a plank is left)
+            need = 2 * tn.SET_CONFIRM_REPS
         if self._pend_n >= need:
             if lifted:
                 self.holds.cancel()

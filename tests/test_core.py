@@ -234,12 +234,13 @@ def test_accuracy_floor_on_synthetic_dev():
 
 def test_accuracy_floor_on_our_generator():
     """The same guard on calibration_data/generated (seed 0, made by `make data`): 64 of 73 sets
-    exact today, 2.3 false reps per hour, 44 of 45 holds within 1 s; one set or hold of slack."""
+    exact today, no false reps (2.3 per hour while one pitch down and up made a cat-cow set of
+    1), 44 of 45 holds within 1 s; one set or hold of slack."""
     from repbelt import bench_accuracy as B
     by, _ = B.run([paths.CALIBRATION / "generated"], rb_tunables.defaults())
     s = B.summarize(by["generated"])
     assert s["sets"] == 73 and s["exact_pct"] >= 86 and s["pm1_pct"] >= 93 and s["recog_pct"] >= 95, s
-    assert s["false_per_h"] <= 3.5 and s["holds_1s_pct"] >= 95, s
+    assert s["false_per_h"] <= 1.5 and s["holds_1s_pct"] >= 95, s
 
 
 def test_events_are_small_ints():

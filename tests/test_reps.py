@@ -150,3 +150,21 @@ def test_lunges_soon_after_a_walk_keep_the_walk_and_every_lunge(amp, still_s):
     got = [(x["kind"], x.get("reps", x.get("steps"))) for x in json.loads(an.json())["segments"]]
     want = [(x["kind"], x.get("reps", x.get("steps"))) for x in tr.labels["segments"]]
     assert want == [("walk", 62), ("lunge", 8)] and got == want
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_one_cat_cow_is_no_set_and_a_set_is_counted_whole(seed):
+    # One pitch down and back up (a lone cat-cow, or leaving a plank) was a set of 1:
+    # a cat-cow set now needs two whole reps, like any other set, before it starts.
+    s = G.Session(seed=seed)
+    s.move_to("fours")
+    s.rest(8)
+    s.cat_cow(1)
+    s.rest(15)
+    s.cat_cow(3)
+    s.rest(10)
+    tr = s.render(rate_hz=100, mount="default", name="t")
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    got = [(x["kind"], x.get("reps")) for x in json.loads(an.json())["segments"]]
+    assert [(x["kind"], x["reps"]) for x in tr.labels["segments"]] == [("cat_cow", 1), ("cat_cow", 3)]
+    assert got == [("cat_cow", 3)]
