@@ -874,13 +874,12 @@ class Engine:
                 # down (a rise of over twice a shallow dip is the end of the
                 # last one, the leaky height overshooting)
                 if tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM:
-                    if not self.steps.striding_at(t - dur):
-                        if self.steps.walking:
-                            # standing still before it (a walk stays open through
-                            # a stop): its steps are not the walk's, which ends there
-                            self.steps.cancel(t - dur)
-                        self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
-                    elif swing >= tn.LUNGE_RISE_WALK_MM:
+                    striding = self.steps.striding_at(t - dur)
+                    if not striding and self.steps.walking:
+                        # standing still before it (a walk stays open through
+                        # a stop): its steps are not the walk's, which ends there
+                        self.steps.cancel(t - dur)
+                    if not striding or swing >= tn.LUNGE_RISE_WALK_MM:
                         self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - self._lunge_low_t > tn.LUNGE_MAX_MS:
                 # (timed from the real drop: the leaky height's slow sag
@@ -960,8 +959,7 @@ class Engine:
         elif self.hint_kind != E.K_NONE and (self.hint_kind == kind or
                                              (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1
-        elif (kind == K_FACEDOWN and self._pend_n >= 2 and self._pend[0][2] <= SHAPE_PITCH_NEG
-              and self._pend[1][2] <= SHAPE_PITCH_NEG and self._pend[0][2] != self._pend[1][2]):
+        elif kind == K_FACEDOWN and self._pend_n >= 2 and self._facedown_kind() == E.K_CAT_COW:
             # pitching one way and back is half a cat-cow rep each: a set of them
             # is believed after as many whole reps as any other (one pitch down
             # and up again is also how a plank is left)
