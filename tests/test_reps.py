@@ -25,10 +25,20 @@ def _fixed_range(sess, deg):
     sess._amp = lambda lo, hi, key=None: deg
 
 
-def _segments(sess, rate_hz=100):
+def _count(seg):
+    return seg.get("reps", seg.get("steps", "hold"))
+
+
+def _labelled_and_found(sess, rate_hz=100):
+    """(kind, reps / steps / "hold") of each labelled segment, and of each the core found."""
     tr = sess.render(rate_hz=rate_hz, mount="default", name="t")
     an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    return [(s["kind"], s.get("reps", "hold")) for s in json.loads(an.json())["segments"]]
+    return ([(s["kind"], _count(s)) for s in tr.labels["segments"]],
+            [(s["kind"], _count(s)) for s in json.loads(an.json())["segments"]])
+
+
+def _segments(sess, rate_hz=100):
+    return _labelled_and_found(sess, rate_hz)[1]
 
 
 def _supine(seed):
@@ -145,10 +155,7 @@ def test_lunges_soon_after_a_walk_keep_the_walk_and_every_lunge(amp, still_s):
     s.still(still_s)
     s.lunge(8)
     s.rest(15)
-    tr = s.render(rate_hz=100, mount="default", name="t")
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    got = [(x["kind"], x.get("reps", x.get("steps"))) for x in json.loads(an.json())["segments"]]
-    want = [(x["kind"], x.get("reps", x.get("steps"))) for x in tr.labels["segments"]]
+    want, got = _labelled_and_found(s)
     assert want == [("walk", 62), ("lunge", 8)] and got == want
 
 
@@ -163,8 +170,6 @@ def test_one_cat_cow_is_no_set_and_a_set_is_counted_whole(seed):
     s.rest(15)
     s.cat_cow(3)
     s.rest(10)
-    tr = s.render(rate_hz=100, mount="default", name="t")
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    got = [(x["kind"], x.get("reps")) for x in json.loads(an.json())["segments"]]
-    assert [(x["kind"], x["reps"]) for x in tr.labels["segments"]] == [("cat_cow", 1), ("cat_cow", 3)]
+    want, got = _labelled_and_found(s)
+    assert want == [("cat_cow", 1), ("cat_cow", 3)]
     assert got == [("cat_cow", 3)]

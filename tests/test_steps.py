@@ -42,20 +42,24 @@ def parse(out):
     return got
 
 
-@pytest.fixture(scope="module", params=["cpython", "micropython"])
-def results(request):
-    if request.param == "cpython":
-        cmd, env = [sys.executable, str(SCRIPT)], dict(os.environ, PYTHONPATH=str(paths.FIRMWARE))
-    else:
-        cmd, env = [paths.micropython_bin(), str(SCRIPT)], dict(os.environ, MICROPYPATH=str(paths.FIRMWARE))
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 0, r.stderr
-    return parse(r.stdout)
+@pytest.fixture(scope="module")
+def outputs():
+    """What the scenario script prints under each interpreter (each run once)."""
+    runs = {"cpython": ([sys.executable, str(SCRIPT)], "PYTHONPATH"),
+            "micropython": ([paths.micropython_bin(), str(SCRIPT)], "MICROPYPATH")}
+    out = {}
+    for name, (cmd, var) in runs.items():
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, **{var: str(paths.FIRMWARE)}))
+        assert r.returncode == 0, r.stderr
+        out[name] = r.stdout
+    return out
 
 
+@pytest.mark.parametrize("interp", ["cpython", "micropython"])
 @pytest.mark.parametrize("name", sorted(WANT))
-def test_scenario(results, name):
-    steps, ends = results[name]
+def test_scenario(outputs, interp, name):
+    steps, ends = parse(outputs[interp])[name]
     assert steps == WANT[name][0]
     if WANT[name][1] is not None:
         assert ends[0] >= WANT[name][1] - 100
@@ -67,12 +71,9 @@ def test_scenario(results, name):
         assert 12450 <= ends[0] <= 15450
 
 
-def test_both_interpreters_agree():
-    outs = []
-    for cmd, env in (([sys.executable, str(SCRIPT)], dict(os.environ, PYTHONPATH=str(paths.FIRMWARE))),
-                     ([paths.micropython_bin(), str(SCRIPT)], dict(os.environ, MICROPYPATH=str(paths.FIRMWARE)))):
-        outs.append(subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120).stdout)
-    assert outs[0] == outs[1] and outs[0].count("\n") == len(WANT)
+def test_both_interpreters_agree(outputs):
+    assert outputs["cpython"] == outputs["micropython"]
+    assert outputs["cpython"].count("\n") == len(WANT)
 
 
 def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
