@@ -1067,6 +1067,10 @@ class Engine:
         self._set_kind = E.K_NONE
         self._set_reps = 0
         self._half = None
+        # a departure under way is no longer one of the set's held reps: past
+        # REP_MAX_MS it is the body resting somewhere new (a shift after the
+        # last rep), and the reps after it start from there
+        self._hold_ext = 0
 
 def _seat(b, sx, sy, sz, n):
     """The rep baseline (x16) at the mean of n directions summed in sx, sy, sz."""
