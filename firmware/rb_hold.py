@@ -332,6 +332,8 @@ class HoldDetector:
             # z is mg * frames^2: x 9.807 mm/s^2 per mg x (frame_ms / 1000 s)^2
             z = z * 9807 // 1000 * fm * fm // 1000000
         dux = self._ux - self._pre_ux if self._pre_ux != _UNSET else 0
+        # what this transit itself measured (-1: nothing), before any carry
+        lift = (z if z > 0 else -z) if measured and not turned else -1
         w = self._way
         if turned:
             dux = 0                 # (the incline before is that of another posture)
@@ -348,10 +350,10 @@ class HoldDetector:
         self._tr_t = -1
         self._entry_dz = z
         self._entry_dux = dux
-        if measured and not turned:
-            a = z if z > 0 else -z
-            if a > self.lift_mm:
-                self.lift_mm = a
+        # (a carried way in is not this transit's lift: carried from spell to
+        # short spell, one bad measurement made every later rep look lifted)
+        if lift > self.lift_mm:
+            self.lift_mm = lift
 
     def _spell_end(self):
         """A transit began: the spell (and a hold in it) ended at the last quiet frame."""
