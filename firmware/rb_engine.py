@@ -105,6 +105,7 @@ class Engine:
         self._reset_rep_state()
         self._reset_set()
         self._lv = [0, 0, 0, 0, 0]     # levelling: frames, start, sum of x, y, z
+        self._cal_lie = None           # calibrate mount: (t, unit lying direction x1000) of the routine's lying phase
 
     # ------------------------------------------------------------------ API
     def feed(self, t_ms, ax, ay, az, gx, gy, gz):
@@ -332,6 +333,11 @@ class Engine:
         if c.status == E.CAL_OK:
             self.rotation = c.rotation
             self.axes_known = True
+            lie = c.lie
+            assert lie is not None      # (CAL_OK is only ever set with a lying phase)
+            lx, ly, lz = rb_mount.rotate(c.rotation, lie[0], lie[1], lie[2])
+            ln = isqrt(lx * lx + ly * ly + lz * lz) or 1
+            self._cal_lie = (t, lx * 1000 // ln, ly * 1000 // ln, lz * 1000 // ln)
         else:
             self.axes_known = False
         self._reset_filters()
@@ -408,6 +414,16 @@ class Engine:
         if cz and uz * cz < self.tun.SEED_MAX_COS * 1000:
             ux = uy = 0
             uz = cz
+            self._seat_tmp = False
+        cl = self._cal_lie
+        self._cal_lie = None
+        if cl is not None and self.posture == E.P_SUPINE and t - cl[0] <= self.tun.CAL_SEAT_MS:
+            # the routine's lying phase ended when the wearer began to move:
+            # often the first rep, under way before the posture has settled.
+            # That lying phase is where the reps start from
+            ux = cl[1]
+            uy = cl[2]
+            uz = cl[3]
             self._seat_tmp = False
         b[0] = ux << 4
         b[1] = uy << 4

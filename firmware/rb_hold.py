@@ -119,6 +119,7 @@ class HoldDetector:
         self._gap_n = 0             # calm frames in a row while moving
         self._calm_t = self._quiet_t = self._t  # last calm frame, last quiet one
         self._tr_t = -1             # the transit into the coming spell began at
+        self._blind = False         # ... unknown: the spell began before any transit was seen
         self._dz_due = -1           # when to measure the lift into the spell
         self._entry_dz = 0          # the pelvis went up (+) into the spell by, mm
         self._pre_ux = _UNSET       # head-end incline before the transit ...
@@ -238,7 +239,10 @@ class HoldDetector:
                 self._entry_dz = self._entry_dux = 0
                 self._way[0] = an[_AN_T]
                 if self._tr_t < 0:
+                    # (no transit seen since the filters started: the way in
+                    # is unknown, not a way in of zero)
                     self._tr_t = an[_AN_T]
+                    self._blind = True
                 self._dz_due = t + _LIFT_POST_MS
                 self._fs16 = (an[_AN_FS] << 4) // an[_AN_N]
                 self._va16 = 0
@@ -316,7 +320,8 @@ class HoldDetector:
         # nothing of a lift; one at the very start is measured from there)
         if n > self._fn:
             n = self._fn if self._fn < _FB_N else 0
-        measured = n > n_post + 1
+        measured = n > n_post + 1 and not self._blind
+        self._blind = False
         if measured:
             fb = self._fb
             i0 = self._fi - n
