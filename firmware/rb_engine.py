@@ -389,6 +389,7 @@ class Engine:
         self.holds.posture_changed(t)
         self._end_set(t)
         self._pend_n = 0
+        self._clear_hist()
         self._reset_rep_state()
         self._last_quiet_t = t
         b = self._b16
@@ -916,6 +917,10 @@ class Engine:
         self._pend_n = 0
         self._pend_t = [0, 0, 0, 0]  # type: list
         self._pend = [None, None, None, None]  # type: list
+        # the last candidates while no set was on, pending or not (a ring):
+        # a set's first reps left out of it are found here once it starts
+        self._hist = [None] * 8  # type: list
+        self._hist_i = 0
         self._half = None            # cat-cow: first half of a cycle
         self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
         self._set_way = 0            # the pitch of the set's first rep: its sign is the way its reps tip
@@ -955,7 +960,10 @@ class Engine:
             self._pend_n = 0
         if self._pend_n >= len(self._pend):
             self._pend_n = 0
-        self._pend[self._pend_n] = (t_end, kind, side, dur, rng, t_end - dur, pitch)
+        rec = (t_end, kind, side, dur, rng, t_end - dur, pitch)
+        self._pend[self._pend_n] = rec
+        self._hist[self._hist_i] = rec
+        self._hist_i = (self._hist_i + 1) & 7
         self._pend_t[self._pend_n] = t_end
         self._pend_n += 1
         if kind == K_FACEDOWN and self._pend_n >= 2:
@@ -1014,6 +1022,9 @@ class Engine:
             kind = E.K_BRIDGE if nb * 2 >= self._pend_n else E.K_PELVIC_TILT
         self._set_kind = kind
         self._set_way = first[6]
+        early = self._left_out(first)
+        if early:
+            first = early[0]
         self._set_no += 1
         self._set_reps = 0
         self._set_start = first[5]
@@ -1022,11 +1033,41 @@ class Engine:
         n = self._pend_n
         self._pend_n = 0
         self._set_pitch16 = 0
-        for i in range(n):
-            p = self._pend[i]
+        ne = len(early) if early else 0
+        for i in range(ne + n):
+            p = early[i] if i < ne else self._pend[i - ne]
             if kind == E.K_LEG_RAISE and p[2] >= SHAPE_ROLL_POS:
                 self._leg_raise_pitch(p[6])
             self._count(p[0], p[1], p[2], p[3], p[4])
+        self._clear_hist()
+
+    def _left_out(self, first):
+        """The set's first reps that were left out of its pending ones, oldest
+        first (None: none).  Face down a pitch-led rep next to a rolling one
+        was taken for a fidget, and a bridge's shallow first rep for settling
+        in; once the set is sure, the candidates just before it that lead up
+        to it in its own rhythm and fit it are its reps."""
+        if self._set_kind == E.K_CAT_COW or self._pend_n < 2:
+            return None
+        lim = (self._pend[1][0] - self._pend[0][0]) * 3 // 2
+        nxt = first[0]
+        found = None  # type: list | None
+        for age in range(1, 9):
+            c = self._hist[(self._hist_i - age) & 7]
+            if c is None or c[0] >= first[0]:
+                continue        # (one of the pending ones)
+            if nxt - c[0] > lim or not self._compatible(c[1], c[2], c[6]):
+                break
+            if found is None:
+                found = []
+            found.insert(0, c)
+            nxt = c[0]
+        return found
+
+    def _clear_hist(self):
+        h = self._hist
+        for i in range(8):
+            h[i] = None
 
     def _leg_raise_pitch(self, pitch):
         # the set's usual pitch at a rolling rep's peak: its first, then a running mean
