@@ -95,8 +95,9 @@ class Engine:
         # excursion bookkeeping kept in lists, not attributes (the board's heap):
         # the current still spell: start, anchor u (3), frames, sum of u (3), end
         self._sp = [0, 0, 0, 0, 0, 0, 0, 0, 0]
-        # the departure's first long still spell: frames, sum of u (3), end
-        self._bst = [0, 0, 0, 0, 0]
+        # the departure's first long still spell: frames, sum of u (3), end,
+        # and 1 while it is only a short one (SEAT_SPELL_MS)
+        self._bst = [0, 0, 0, 0, 0, 0]
         # reps measured from it: done rep (start, end, pitch max/min, roll max/min),
         # current (pitch max/min, roll max/min, peak), state (-1 off, 0 resting,
         # 1 in a rep), start, last quiet, done flag
@@ -454,7 +455,7 @@ class Engine:
         sw[7] = -100000     # (and the last excursion's end and pitch way, 0: not a pitch one)
         self._spell_reset(0, 0, 0, 0)
         b = self._bst
-        b[0] = b[1] = b[2] = b[3] = b[4] = 0
+        b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = 0
         sh = self._sh
         for i in range(15):
             sh[i] = 0
@@ -625,12 +626,14 @@ class Engine:
         # a long departure: the baseline was not where the body rests
         # (it settled mid-move after lying down, or the wearer shifted).
         # The resting position is the first place the body stayed still
-        # (REST_SPELL_MS); reps made from there since are counted.
+        # (REST_SPELL_MS, or SEAT_SPELL_MS when there was none: not in a
+        # hold, whose short spells are moments of its sway); reps made from
+        # there since are counted.
         self._spell_close()
         self._ex_active = False
         self._last_quiet_t = t
         s = self._bst
-        if s[0] == 0:
+        if s[0] == 0 or (s[5] and self.holds.on):
             _seat(b, ux, uy, uz, 1)
             return
         _seat(b, s[1], s[2], s[3], s[0])
@@ -716,18 +719,24 @@ class Engine:
 
     def _spell_close(self):
         # the first long still spell is kept: after lying down or a shift the
-        # body first comes to rest where it stays, and reps start from there
+        # body first comes to rest where it stays, and reps start from there.
+        # Until there is one, the first short one stands in: a set begun soon
+        # after getting onto all fours rested there less than REST_SPELL_MS,
+        # and the body is nowhere nearer its rest once the reps are going
         sp = self._sp
         b = self._bst
-        if b[0] == 0 and sp[4] * self.frame_ms >= self.tun.REST_SPELL_MS:
-            b[0] = sp[4]
-            b[1] = sp[5]
-            b[2] = sp[6]
-            b[3] = sp[7]
-            b[4] = sp[8]
-            sh = self._sh
-            sh[11] = sh[14] = 0
-            sh[13] = sp[8]
+        ms = sp[4] * self.frame_ms
+        if ms < self.tun.SEAT_SPELL_MS or (b[0] and (not b[5] or ms < self.tun.REST_SPELL_MS)):
+            return
+        b[5] = 1 if ms < self.tun.REST_SPELL_MS else 0
+        b[0] = sp[4]
+        b[1] = sp[5]
+        b[2] = sp[6]
+        b[3] = sp[7]
+        b[4] = sp[8]
+        sh = self._sh
+        sh[11] = sh[14] = 0
+        sh[13] = sp[8]
 
     def _swing_half(self, sw):
         # judge the kept excursion as the swung-through half it was, then go
