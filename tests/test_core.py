@@ -233,13 +233,14 @@ def test_accuracy_floor_on_synthetic_dev():
 
 
 def test_accuracy_floor_on_our_generator():
-    """The same guard on calibration_data/generated (seed 0, made by `make data`): 64 of 73 sets
-    exact today, no false reps (2.3 per hour while one pitch down and up made a cat-cow set of
-    1), 44 of 45 holds within 1 s; one set or hold of slack."""
+    """The same guard on calibration_data/generated (seed 0, made by `make data`): 66 of 73 sets
+    exact today (64 before a set's left-out first reps were counted), no false reps (2.3 per hour
+    while one pitch down and up made a cat-cow set of 1), 44 of 45 holds within 1 s; one set or
+    hold of slack."""
     from repbelt import bench_accuracy as B
     by, _ = B.run([paths.CALIBRATION / "generated"], rb_tunables.defaults())
     s = B.summarize(by["generated"])
-    assert s["sets"] == 73 and s["exact_pct"] >= 86 and s["pm1_pct"] >= 93 and s["recog_pct"] >= 95, s
+    assert s["sets"] == 73 and s["exact_pct"] >= 89 and s["pm1_pct"] >= 93 and s["recog_pct"] >= 95, s
     assert s["false_per_h"] <= 1.5 and s["holds_1s_pct"] >= 95, s
 
 
@@ -271,3 +272,17 @@ def test_results_do_not_depend_on_the_sample_clock_phase(trace):
     base = _summary(_shifted(trace, 0.0))
     for off in (0.013, 0.027):
         assert _summary(_shifted(trace, off)) == base, off
+
+
+def test_step_scoring_compares_walks_kept_together_once():
+    """A found walk that spans two labelled ones (a short stop kept open) is scored against
+    both together, once (it was scored against each: 221 against 110 and against 106, a 100%
+    error for 5 extra steps); a labelled walk found in two pieces, against their sum."""
+    from repbelt import bench_accuracy as B
+    lab = {"segments": [{"kind": "walk", "start": 75.7, "end": 136.3, "steps": 110},
+                        {"kind": "walk", "start": 143.8, "end": 203.6, "steps": 106},
+                        {"kind": "walk", "start": 220.0, "end": 260.0, "steps": 70}]}
+    det = [{"kind": "walk", "start": 75.9, "end": 203.6, "steps": 221},
+           {"kind": "walk", "start": 220.5, "end": 238.0, "steps": 31},
+           {"kind": "walk", "start": 241.0, "end": 260.0, "steps": 38}]
+    assert B.score_trace(lab, det, 300.0)["steps"] == [(216, 221), (70, 69)]

@@ -176,12 +176,10 @@ def score_trace(labels, detected, duration_s):
                     res["sway"].append((ls["sway_mg"], d["sway_mg"]))
             else:
                 res["holds"].append((k, ls["hold_s"], None))
-        elif k == "walk":
-            got = sum(d.get("steps", 0) for d in same)
-            res["steps"].append((ls["steps"], got))
         res["recog"].append((k, best is not None and detected[best]["kind"] == k))
         for d in same:
             used.add(id(d))
+    res["steps"] = _walk_steps(segs, detected)
     # false reps: detected rep events outside every labelled segment (with 1 s slack)
     for d in detected:
         for t in d.get("rep_ends", []):
@@ -190,6 +188,30 @@ def score_trace(labels, detected, duration_s):
     labelled = sum(ls["end"] - ls["start"] for ls in segs)
     res["rest_s"] = max(0.0, duration_s - labelled)
     return res
+
+
+def _walk_steps(segs, detected):
+    """(labelled steps, found steps) per group of walks that overlap: a found
+    walk spanning two labelled ones (a short stop kept open) is compared with
+    both together, once; one labelled walk found in pieces, with their sum."""
+    lw = [s for s in segs if s["kind"] == "walk"]
+    dw = [d for d in detected if d["kind"] == "walk"]
+    group = list(range(len(lw)))
+
+    def root(i):
+        while group[i] != i:
+            i = group[i]
+        return i
+    for d in dw:
+        hit = [i for i, s in enumerate(lw) if _overlap(s, d) > 0]
+        for i in hit[1:]:
+            group[root(i)] = root(hit[0])
+    out = []
+    for r in sorted(set(root(i) for i in range(len(lw)))):
+        mine = [s for i, s in enumerate(lw) if root(i) == r]
+        got = sum(d.get("steps", 0) for d in dw if any(_overlap(s, d) > 0 for s in mine))
+        out.append((sum(s["steps"] for s in mine), got))
+    return out
 
 
 def spearman(pairs):
