@@ -101,7 +101,7 @@ class Engine:
         # reps measured from it: done rep (start, end, pitch max/min, roll max/min),
         # current (pitch max/min, roll max/min, peak), state (-1 off, 0 resting,
         # 1 in a rep), start, last quiet, done flag
-        self._sh = [0] * 15
+        self._sh = [0] * 20
         self._swing = [-1, 0, 0, 0, 0, 0, 0, -100000, 0]
         self._reset_rep_state()
         self._reset_set()
@@ -457,7 +457,7 @@ class Engine:
         b = self._bst
         b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = 0
         sh = self._sh
-        for i in range(15):
+        for i in range(20):
             sh[i] = 0
         sh[11] = -1
         self._lunge_state = 0
@@ -551,7 +551,7 @@ class Engine:
                 self._ex_sign = 0
                 self._bst[0] = 0
                 self._sh[11] = -1
-                self._sh[14] = 0
+                self._sh[14] = self._sh[19] = 0
                 self._spell_reset(t, ux, uy, uz)
             else:
                 return
@@ -639,23 +639,28 @@ class Engine:
         _seat(b, s[1], s[2], s[3], s[0])
         self._last_quiet_t = self._sh[13]   # a rep under way goes on from there
         sh = self._sh
+        # the whole reps made from the resting spell (the last two): count them
+        if sh[19]:
+            sh[19] = 0
+            self._replay(sh[15], sh[16], sh[17], sh[18])
         if sh[14]:
-            # a whole rep made from the resting spell: count it
             sh[14] = 0
-            self._ex_start = sh[0]
-            p = sh[2]
-            r = sh[3]
-            self._pmax = p if p > 0 else 0
-            self._pmin = p if p < 0 else 0
-            self._rmax = r if r > 0 else 0
-            self._rmin = r if r < 0 else 0
-            self._ex_end(sh[1], False)
+            self._replay(sh[0], sh[1], sh[2], sh[3])
+
+    def _replay(self, start, end, p, r):
+        self._ex_start = start
+        self._pmax = p if p > 0 else 0
+        self._pmin = p if p < 0 else 0
+        self._rmax = r if r > 0 else 0
+        self._rmin = r if r < 0 else 0
+        self._ex_end(end, False)
 
     def _shadow(self, t, ux, uy, uz, prone):
         """While a departure may be a bad baseline: reps measured from its
         first resting spell instead (sh: done rep start, end, pitch, roll at
         its peak; ...; current peak pitch, roll, tilt at 6, 7, 10; state 11,
-        start 12, last quiet 13, done 14)."""
+        start 12, last quiet 13, done 14; the done rep before it at 15-18,
+        done 19)."""
         b = self._bst
         n = b[0]
         bx = b[1] // n
@@ -682,6 +687,12 @@ class Engine:
             sh[6] = pitch
             sh[7] = roll
         if dev < lo:
+            if sh[14]:
+                sh[15] = sh[0]
+                sh[16] = sh[1]
+                sh[17] = sh[2]
+                sh[18] = sh[3]
+                sh[19] = 1
             sh[0] = sh[12]
             sh[1] = t
             sh[2] = sh[6]
@@ -735,7 +746,7 @@ class Engine:
         b[3] = sp[7]
         b[4] = sp[8]
         sh = self._sh
-        sh[11] = sh[14] = 0
+        sh[11] = sh[14] = sh[19] = 0
         sh[13] = sp[8]
 
     def _swing_half(self, sw):
