@@ -99,7 +99,12 @@ def test_bad_thresholds_are_reported(tmp_path):
     assert "unknown threshold 'NOPE_MS'" in str(ei.value)
 
 
-@pytest.mark.parametrize("trace", [SYN / "dev-100004.csv", SYN / "dev-100009.csv", REAL / "voisard-5-1.csv"],
+# (our generator's demo: a set's left-out first reps; mixed_default_a: a re-seat counting two
+# reps made from the rest; supine_calib_50hz: the calibrate mount's lying phase as the seat)
+@pytest.mark.parametrize("trace", [SYN / "dev-100004.csv", SYN / "dev-100009.csv", REAL / "voisard-5-1.csv",
+                                   paths.CALIBRATION / "generated" / "demo_workout.csv",
+                                   paths.CALIBRATION / "generated" / "mixed_default_a.csv",
+                                   paths.CALIBRATION / "generated" / "supine_calib_50hz.csv"],
                          ids=lambda p: p.name)
 def test_micropython_json_byte_identical(trace):
     cp, _ = A.analyze_cpython(trace, A.load_tunables(None))
