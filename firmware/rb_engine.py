@@ -969,7 +969,7 @@ class Engine:
                     if sp < 0 and pitch * 100 * 16 > sp * tn.LEG_RAISE_PITCH_PCT:
                         return
                     self._leg_raise_pitch(pitch)
-                self._count(t_end, kind, side, dur, rng)
+                self._count(t_end, kind, side, dur, rng, pitch)
                 return
             self._end_set(t_end)
         # pending: like reps confirm a set
@@ -1022,7 +1022,8 @@ class Engine:
         if sk == kind:
             return True
         if kind == K_FACEDOWN and sk in FACEDOWN_KINDS:
-            return True
+            # (a roll is no half of a cat-cow: the first bird dog after them)
+            return sk != E.K_CAT_COW or shape <= SHAPE_PITCH_NEG
         # a bridge set tolerates a shallow rep and vice versa
         if (sk == E.K_BRIDGE and kind == E.K_PELVIC_TILT) or (sk == E.K_PELVIC_TILT and kind == E.K_BRIDGE):
             return True
@@ -1058,7 +1059,7 @@ class Engine:
             p = early[i] if i < ne else self._pend[i - ne]
             if kind == E.K_LEG_RAISE and p[2] >= SHAPE_ROLL_POS:
                 self._leg_raise_pitch(p[6])
-            self._count(p[0], p[1], p[2], p[3], p[4])
+            self._count(p[0], p[1], p[2], p[3], p[4], p[6])
         self._clear_hist()
 
     def _left_out(self, first):
@@ -1112,8 +1113,9 @@ class Engine:
             tilt += self._pend[i][6]
         return E.K_LEG_RAISE if tilt < 0 else E.K_BIRD_DOG
 
-    def _count(self, t_end, kind, side, dur, rng):
+    def _count(self, t_end, kind, side, dur, rng, pitch):
         sk = self._set_kind
+        shape = side
         if kind == K_FACEDOWN:
             # shape code -> body side where it means one
             side = E.SIDE_LEFT if side == SHAPE_ROLL_POS else (E.SIDE_RIGHT if side == SHAPE_ROLL_NEG else E.SIDE_NONE)
@@ -1122,7 +1124,7 @@ class Engine:
             self.steps.cancel(t_end - dur)
         if sk == E.K_CAT_COW:
             if self._half is None:
-                self._half = (t_end, dur, rng)
+                self._half = (t_end, dur, rng, shape, pitch)
                 return
             h = self._half
             self._half = None
@@ -1143,7 +1145,14 @@ class Engine:
                        self._set_start, self._last_rep_end, 0))
         self._set_kind = E.K_NONE
         self._set_reps = 0
+        h = self._half
         self._half = None
+        if h is not None:
+            # a cat-cow's first half after the set's last rep, and then a long
+            # rest: it began the next set (two sets with a short rest between)
+            self._pend[0] = (h[0], K_FACEDOWN, h[3], h[1], h[2], h[0] - h[1], h[4])
+            self._pend_t[0] = h[0]
+            self._pend_n = 1
         # a departure under way is no longer one of the set's held reps: past
         # REP_MAX_MS it is the body resting somewhere new (a shift after the
         # last rep), and the reps after it start from there

@@ -307,3 +307,27 @@ def test_every_rep_made_from_the_rest_while_the_seat_was_wrong_counts(seed):
     s.still(6.0)
     want, got = _labelled_and_found(s)
     assert want == [("bird_dog", 8)] and got == want
+
+
+@pytest.mark.parametrize("then", ["cat_cow", "bird_dog"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_set_right_after_a_cat_cow_set_keeps_its_first_rep(seed, then):
+    # A short rest (8.5 s) after a cat-cow set: the next set's first excursion came while the
+    # cat-cow set was still open and was kept as half a cat-cow; the set then ended and that
+    # half was lost, so the next cat-cow set paired cow with the next cat (6 -> 5), and a
+    # first bird dog was taken as a cat-cow half (12 -> 8 on seed 31's routine_default_a:
+    # the set was then mistaken).  The half now goes on to the next set, and a roll is no
+    # half of a cat-cow.
+    s = G.Session(seed=seed)
+    s.move_to("fours")
+    s.still(5.0)
+    _fixed_range(s, 14.0)
+    s.cat_cow(6)
+    s.still(8.5)
+    if then == "cat_cow":
+        s.cat_cow(6)
+    else:
+        _face_down_reps(s, "bird_dog", [(10.0, 3.0), (-10.0, 3.0)] * 4)
+    s.still(6.0)
+    want, got = _labelled_and_found(s)
+    assert want == [("cat_cow", 6), (then, 6 if then == "cat_cow" else 8)] and got == want
