@@ -427,6 +427,7 @@ class Engine:
             uy = cl[2]
             uz = cl[3]
             self._seat_tmp = False
+            self._last_quiet_t = cl[0]      # (a rep under way began when the routine ended)
         b[0] = ux << 4
         b[1] = uy << 4
         b[2] = uz << 4
