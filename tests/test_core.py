@@ -238,14 +238,14 @@ def test_accuracy_floor_on_synthetic_dev():
 
 
 def test_accuracy_floor_on_our_generator():
-    """The same guard on calibration_data/generated (seed 0, made by `make data`): 66 of 73 sets
-    exact today (64 before a set's left-out first reps were counted), no false reps (2.3 per hour
-    while one pitch down and up made a cat-cow set of 1), 44 of 45 holds within 1 s; one set or
-    hold of slack."""
+    """The same guard on calibration_data/generated (seed 0, made by `make data`): 67 of 73 sets
+    exact today (64 before this round's mends: a set's left-out first reps, two reps replayed
+    from the rest), no false reps (2.3 per hour while one pitch down and up made a cat-cow set
+    of 1), 44 of 45 holds within 1 s; one set or hold of slack."""
     from repbelt import bench_accuracy as B
     by, _ = B.run([paths.CALIBRATION / "generated"], rb_tunables.defaults())
     s = B.summarize(by["generated"])
-    assert s["sets"] == 73 and s["exact_pct"] >= 89 and s["pm1_pct"] >= 93 and s["recog_pct"] >= 95, s
+    assert s["sets"] == 73 and s["exact_pct"] >= 90 and s["pm1_pct"] >= 94 and s["recog_pct"] >= 96, s
     assert s["false_per_h"] <= 1.5 and s["holds_1s_pct"] >= 95, s
 
 
