@@ -108,12 +108,18 @@ def test_quick_cat_cows_that_pause_at_neutral_are_counted(seed):
     assert _segments(s) == [("cat_cow", 8)]
 
 
-def _prone_rolls(s, n, roll_deg, theta_deg, up_s, kind="leg_raise"):
-    """n reps that all roll the pelvis the same way (one side only)."""
+def _face_down_reps(s, kind, tops, up_s=1.0, hold_s=0.6, pause_s=(1.0, 1.6)):
+    """One rep per (roll, pitch) top (degrees; + roll: the left side up, and the side the rep is labelled)."""
     def rep(i):
-        top = [roll_deg, theta_deg, 0.0, 0.0, 0.0, 0.0]
-        return [(up_s, top), (0.1, top), (up_s, [0] * 6)], "left", theta_deg, None
-    return s._rep_set(kind, n, rep, pause=(2.0, 2.4))
+        roll, pitch = tops[i]
+        top = [roll, pitch, 0.0, 0.0, 0.0, 0.0]
+        return [(up_s, top), (hold_s, top), (up_s, [0] * 6)], ("left" if roll >= 0 else "right"), pitch, None
+    return s._rep_set(kind, len(tops), rep, pause=pause_s)
+
+
+def _prone_rolls(s, n, roll_deg, theta_deg, up_s):
+    """n leg raises that all roll the pelvis the same way (one side only)."""
+    return _face_down_reps(s, "leg_raise", [(roll_deg, theta_deg)] * n, up_s=up_s, hold_s=0.1, pause_s=(2.0, 2.4))
 
 
 @pytest.mark.parametrize("posture", ["prone", "supine"])
@@ -237,15 +243,6 @@ def test_reps_begun_straight_after_the_calibration_routine_start_from_its_lying_
     s.still(4.0)
     want, got = _labelled_and_found(s, rate_hz=50, mount="calibrate")
     assert want == [(kind, 8)] and got == want
-
-
-def _face_down_reps(s, kind, tops, up_s=1.0, hold_s=0.6, pause_s=(1.0, 1.6)):
-    """One rep per (roll, pitch) top (degrees; + roll: left side up), alternating sides."""
-    def rep(i):
-        roll, pitch = tops[i]
-        top = [roll, pitch, 0.0, 0.0, 0.0, 0.0]
-        return [(up_s, top), (hold_s, top), (up_s, [0] * 6)], ("left" if roll >= 0 else "right"), pitch, None
-    return s._rep_set(kind, len(tops), rep, pause=pause_s)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
