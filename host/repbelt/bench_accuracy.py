@@ -202,15 +202,15 @@ def _walk_steps(segs, detected):
         while group[i] != i:
             i = group[i]
         return i
-    for d in dw:
-        hit = [i for i, s in enumerate(lw) if _overlap(s, d) > 0]
+    hits = [[i for i, s in enumerate(lw) if _overlap(s, d) > 0] for d in dw]
+    for hit in hits:
         for i in hit[1:]:
             group[root(i)] = root(hit[0])
     out = []
     for r in sorted(set(root(i) for i in range(len(lw)))):
-        mine = [s for i, s in enumerate(lw) if root(i) == r]
-        got = sum(d.get("steps", 0) for d in dw if any(_overlap(s, d) > 0 for s in mine))
-        out.append((sum(s["steps"] for s in mine), got))
+        want = sum(s["steps"] for i, s in enumerate(lw) if root(i) == r)
+        got = sum(d.get("steps", 0) for d, hit in zip(dw, hits) if hit and root(hit[0]) == r)
+        out.append((want, got))
     return out
 
 
