@@ -103,6 +103,9 @@ class Engine:
         # 1 in a rep), start, last quiet, done flag
         self._sh = [0] * 20
         self._swing = [-1, 0, 0, 0, 0, 0, 0, -100000, 0]
+        # a departure taken for a new position because it stayed (see _excursion):
+        # its start (-1: none), the seat it left (3), its pitch max/min, roll max/min, largest tilt
+        self._held = [-1, 0, 0, 0, 0, 0, 0, 0, 0]
         self._reset_rep_state()
         self._reset_set()
         self._lv = [0, 0, 0, 0, 0]     # levelling: frames, start, sum of x, y, z
@@ -354,6 +357,16 @@ class Engine:
                 or (cur == E.P_SIDE_R and uy < -lv)):
             self._cand_posture = cur
             return
+        if (cur == E.P_SUPINE or cur == E.P_PRONE) and (uy if uy > 0 else -uy) > (ux if ux > 0 else -ux):
+            # rolling while lying, the cone is also kept around where the
+            # body rests: a strap slid round the waist (or a pelvis resting
+            # a little rolled) plus a deep knee twist leaves the flat-lying
+            # cone while the body is still on its back.  (Not for pitching
+            # up: getting up from all fours would be seen late.)
+            b = self._b16
+            if ((b[0] >> 4) * ux + (b[1] >> 4) * uy + (b[2] >> 4) * uz) // 1000 > lv:
+                self._cand_posture = cur
+                return
         thr = self.tun.POSTURE_ENTER_MILLI
         if ux > thr:
             p = E.P_UPRIGHT
@@ -403,7 +416,10 @@ class Engine:
         uy = gy * 1000 // gn
         uz = gz * 1000 // gn
         # lying down, the first rep may already be under way when the posture
-        # settles: a start far from flat lying is not a rest position
+        # settles: a start far from flat lying is not a rest position.  Flat
+        # is only provisional too: a strap slid round the waist rests the
+        # pelvis 10-15 degrees rolled, and reps measured from flat would
+        # tip one side of them out of the lying posture
         cz = 0
         if self.posture == E.P_SUPINE:
             cz = -1000
@@ -416,7 +432,6 @@ class Engine:
         if cz and uz * cz < self.tun.SEED_MAX_COS * 1000:
             ux = uy = 0
             uz = cz
-            self._seat_tmp = False
         cl = self._cal_lie
         self._cal_lie = None
         if cl is not None and self.posture == E.P_SUPINE and t - cl[0] <= self.tun.CAL_SEAT_MS:
@@ -454,6 +469,7 @@ class Engine:
         sw[0] = -1
         sw[1] = sw[2] = sw[3] = sw[4] = sw[5] = sw[6] = sw[8] = 0
         sw[7] = -100000     # (and the last excursion's end and pitch way, 0: not a pitch one)
+        self._held[0] = -1
         self._spell_reset(0, 0, 0, 0)
         b = self._bst
         b[0] = b[1] = b[2] = b[3] = b[4] = b[5] = 0
@@ -487,6 +503,8 @@ class Engine:
         # the whole tilt away from the baseline (a leg lift tips and rolls the pelvis at once)
         dev = isqrt(pitch * pitch + roll * roll)
         tn = self.tun
+        if self._held[0] >= 0 and self._held_back(t, ux, uy, uz):
+            return
         if not self._ex_active:
             if dev < tn.REP_LO_MILLI:
                 self._last_quiet_t = t
@@ -562,6 +580,19 @@ class Engine:
         if self._sh[11] >= 0:
             self._shadow(t, ux, uy, uz, p == E.P_PRONE)
         if held or (self._seat_tmp and self._sp[4] * self.frame_ms >= tn.REST_SPELL_MS):
+            if held and not self._seat_tmp and self._dmax * 100 >= (self._pk16 >> 4) * tn.REP_SET_HOLD_PCT:
+                # (unless the body soon comes back: then it was a rep held
+                # long; one far smaller than the reps here is not one)
+                hl = self._held
+                hl[0] = self._ex_start
+                hl[1] = bx
+                hl[2] = by
+                hl[3] = bz
+                hl[4] = self._pmax
+                hl[5] = self._pmin
+                hl[6] = self._rmax
+                hl[7] = self._rmin
+                hl[8] = self._dmax
             self._seat_tmp = False
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
@@ -621,6 +652,38 @@ class Engine:
             self._quiet_since = -1
         if self._ex_active and t - self._ex_start > tn.REP_MAX_MS + ext:
             self._reseat(t, ux, uy, uz)
+
+    def _held_back(self, t, ux, uy, uz):
+        """After a departure that stayed away longer than a rep holds: is the
+        body back where it left (within REP_LO) before a rep would be over?
+        Then that was a rep held long (a slow first bird dog, before a set
+        allows its reps their hold): the old seat and the rep come back."""
+        hl = self._held
+        if t - hl[0] > self.tun.REP_MAX_MS:
+            hl[0] = -1
+            return False
+        # (the same small-angle tilt as _excursion, from the seat it left)
+        d1 = (hl[2] * uz - hl[3] * uy) // 1000
+        d2 = (hl[3] * ux - hl[1] * uz) // 1000
+        if isqrt(d1 * d1 + d2 * d2) >= self.tun.REP_LO_MILLI:
+            return False
+        b = self._b16
+        b[0] = hl[1] << 4
+        b[1] = hl[2] << 4
+        b[2] = hl[3] << 4
+        self._ex_start = hl[0]
+        hl[0] = -1
+        self._pmax = hl[4]
+        self._pmin = hl[5]
+        self._rmax = hl[6]
+        self._rmin = hl[7]
+        self._dmax = hl[8]
+        self._ex_active = False
+        self._quiet_since = t
+        self._last_quiet_t = t
+        self._spell_reset(t, ux, uy, uz)
+        self._ex_end(t, False)
+        return True
 
     def _reseat(self, t, ux, uy, uz):
         b = self._b16

@@ -28,6 +28,11 @@ is: gravity, tremor and noise dominate it and do not change with tempo; the
 pelvis's own acceleration would scale by 1/k**2, so a lift measured by double
 integration reads 1.44 times its size in "slow" and 0.72 times in "fast"
 (a plank's lift of 126 mm reads 97 mm, below the 120 mm a lift needs).
+And "strap": worn another way.  A default-mount trace is turned by
+STRAP_OFF_DEG about an axis drawn per trace (trace-format: "real straps are
+never exact: expect up to about 10 degrees off"); a calibrate-mount trace by
+any rotation at all (the sensor may sit anywhere round the waist, and the
+routine at the start finds it).
 The variants are made in memory from the shared files; nothing is written.
 """
 import json
@@ -45,8 +50,9 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy")
+VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy", "strap")
 NOISY_MG = 5.0      # extra white accelerometer noise per axis in the "noisy" variant
+STRAP_OFF_DEG = 10.0    # how far the "strap" variant turns a default-mount trace
 TEMPO = {"slow": 1.2, "fast": 0.85}     # time stretch factor (> 1: slower)
 
 
@@ -103,6 +109,13 @@ def variant(csv, tag):
         for r in rows:
             for j in acc:
                 r[j] += rnd.gauss(0.0, NOISY_MG / 1000.0)
+    elif tag == "strap":
+        R = strap_rotation(Path(csv).name, "# mount=calibrate" in meta)
+        for r in rows:
+            for j in _triples(cols):
+                v = [r[k] for k in j]
+                for i, k in enumerate(j):
+                    r[k] = R[i][0] * v[0] + R[i][1] * v[1] + R[i][2] * v[2]
     elif tag == "acc":
         keep = [k for k, c in enumerate(cols) if c not in ("gx", "gy", "gz")]
         cols = [cols[k] for k in keep]
@@ -110,6 +123,38 @@ def variant(csv, tag):
         meta = [ln for ln in meta if "gyro_range" not in ln]
     fmt = ",".join("%.4f" if c in ("t", "ax", "ay", "az") else "%.2f" for c in cols)
     return (["# rate_hz=%d" % rate] + meta + [",".join(cols)] + [fmt % tuple(r) for r in rows])
+
+
+def _triples(cols):
+    """Column indices of the accelerometer and (if present) gyro axes."""
+    return [[cols.index(c) for c in names] for names in (("ax", "ay", "az"), ("gx", "gy", "gz"))
+            if all(c in cols for c in names)]
+
+
+def strap_rotation(name, anywhere):
+    """The "strap" variant's rotation (3x3, sensor as worn <- sensor as
+    recorded) for the trace `name`: STRAP_OFF_DEG about a random axis, or
+    with `anywhere` a uniformly random rotation; the same every run."""
+    import math
+    import random
+    rnd = random.Random("strap-" + name)
+    if anywhere:
+        # a uniformly random unit quaternion (Shoemake)
+        u1, u2, u3 = rnd.random(), rnd.random(), rnd.random()
+        a, b = math.sqrt(1 - u1), math.sqrt(u1)
+        q = (a * math.cos(2 * math.pi * u2), a * math.sin(2 * math.pi * u2),
+             b * math.sin(2 * math.pi * u3), b * math.cos(2 * math.pi * u3))
+        th = 2.0 * math.acos(max(-1.0, min(1.0, q[0])))
+        ax = q[1:]
+    else:
+        th = math.radians(STRAP_OFF_DEG)
+        ax = [rnd.gauss(0.0, 1.0) for _ in range(3)]
+    n = math.sqrt(sum(v * v for v in ax)) or 1.0
+    x, y, z = (v / n for v in ax)
+    c, s = math.cos(th), math.sin(th)
+    return [[c + x * x * (1 - c), x * y * (1 - c) - z * s, x * z * (1 - c) + y * s],
+            [y * x * (1 - c) + z * s, c + y * y * (1 - c), y * z * (1 - c) - x * s],
+            [z * x * (1 - c) - y * s, z * y * (1 - c) + x * s, c + z * z * (1 - c)]]
 
 
 def variant_labels(labels, tag):
