@@ -24,7 +24,8 @@ IDENTITY = (ROT_ONE, 0, 0, 0, ROT_ONE, 0, 0, 0, ROT_ONE)
 CAL_STILL_MS = 2500        # a still phase must last this long (routine asks 3 s)
 CAL_LIE_MS = 2960          # the lying phase: the routine's 3 s less one 40 ms frame
 CAL_STILL_MG = 60          # frame-to-mean deviation allowed while "still"
-CAL_STILL_DPS10 = 150      # |gyro| (0.1 deg/s, L1) allowed while still
+CAL_STILL_DPS10 = 150      # |gyro| (0.1 deg/s, L1) change from the still run's mean allowed (not |gyro|:
+                           # an MPU6050's zero-rate offset is up to 20 deg/s an axis, constant while still)
 CAL_MIN_ANGLE_COS = 500    # standing and lying directions must differ by > 60 deg
 CAL_ORTHO_COS = 350        # ... and be within ~20 deg of perpendicular
 CAL_TIMEOUT_MS = 120000    # give up looking after two minutes
@@ -97,6 +98,7 @@ class Calibrator:
         self._run_start = -1
         self._sx = self._sy = self._sz = self._n = 0
         self._mx = self._my = self._mz = 0
+        self._sg = self._mg = 0       # the run's gyro L1: sum, mean
         self.moved = 0
         self._short_lie = None
 
@@ -116,17 +118,20 @@ class Calibrator:
             return True
         n = self._n
         still = n == 0 or (abs(fx - self._mx) + abs(fy - self._my) + abs(fz - self._mz) < CAL_STILL_MG
-                           and gyro_l1 < CAL_STILL_DPS10)
+                           and abs(gyro_l1 - self._mg) < CAL_STILL_DPS10)
         if still:
             if n == 0:
                 self._run_start = t_ms
+                self._sg = 0
             self._sx += fx
             self._sy += fy
             self._sz += fz
+            self._sg += gyro_l1
             self._n = n + 1
             self._mx = self._sx // self._n
             self._my = self._sy // self._n
             self._mz = self._sz // self._n
+            self._mg = self._sg // self._n
             return False
         # the still run ended: was it long enough?
         if t_ms - self._run_start >= CAL_STILL_MS:

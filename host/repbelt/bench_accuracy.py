@@ -32,7 +32,10 @@ And "strap": worn another way.  A default-mount trace is turned by
 STRAP_OFF_DEG about an axis drawn per trace (trace-format: "real straps are
 never exact: expect up to about 10 degrees off"); a calibrate-mount trace by
 any rotation at all (the sensor may sit anywhere round the waist, and the
-routine at the start finds it).
+routine at the start finds it).  And "offsets": an uncalibrated MPU6050's
+errors at the edge of its datasheet (zero-g offset OFFSET_ACC_MG an axis,
+sensitivity OFFSET_SCALE_PCT, gyro zero-rate offset OFFSET_GYRO_DPS an axis;
+signs drawn per trace) on top of the trace's own.
 The variants are made in memory from the shared files; nothing is written.
 """
 import json
@@ -50,7 +53,10 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy", "strap")
+VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy", "strap", "offsets")
+OFFSET_ACC_MG = 50.0    # "offsets": MPU6050 zero-g offset (datasheet: +-50 mg x/y, +-80 mg z) ...
+OFFSET_SCALE_PCT = 3.0  # ... sensitivity tolerance (+-3%) ...
+OFFSET_GYRO_DPS = 20.0  # ... and gyro zero-rate offset (+-20 deg/s), before any trimming
 NOISY_MG = 5.0      # extra white accelerometer noise per axis in the "noisy" variant
 STRAP_OFF_DEG = 10.0    # how far the "strap" variant turns a default-mount trace
 TEMPO = {"slow": 1.2, "fast": 0.85}     # time stretch factor (> 1: slower)
@@ -116,6 +122,17 @@ def variant(csv, tag):
                 v = [r[k] for k in j]
                 for i, k in enumerate(j):
                     r[k] = R[i][0] * v[0] + R[i][1] * v[1] + R[i][2] * v[2]
+    elif tag == "offsets":
+        import random
+        rnd = random.Random("offsets-" + Path(csv).name)
+        for names, off in ((("ax", "ay", "az"), OFFSET_ACC_MG / 1000.0), (("gx", "gy", "gz"), OFFSET_GYRO_DPS)):
+            for c in names:
+                if c in cols:
+                    j = cols.index(c)
+                    k = 1.0 + (rnd.choice((-1, 1)) * OFFSET_SCALE_PCT / 100.0 if c[0] == "a" else 0.0)
+                    b = rnd.choice((-1, 1)) * off
+                    for r in rows:
+                        r[j] = r[j] * k + b
     elif tag == "acc":
         keep = [k for k, c in enumerate(cols) if c not in ("gx", "gy", "gz")]
         cols = [cols[k] for k in keep]
