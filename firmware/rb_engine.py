@@ -125,7 +125,7 @@ class Engine:
                 tb = self._bin_end + fm
                 while tb <= t_ms:
                     lf = self._lf
-                    self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -1)
+                    self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -2)
                     tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         n = self._n
@@ -276,7 +276,7 @@ class Engine:
             return
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
-        self.holds.frame(t, self.posture, gx, gy, gz, ux, uy, uz, fx, fy, fz, self._tremor16 if tr >= 0 else 0,
+        self.holds.frame(t, self.posture, gx, gy, gz, ux, uy, uz, fx, fy, fz, self._tremor16 if tr >= 0 else (-1 if tr == -2 else 0),
                          self._set_kind != E.K_NONE)
         if self._set_kind:
             # a rest is long against the set's own rhythm: a pause of more

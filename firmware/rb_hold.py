@@ -145,14 +145,21 @@ class HoldDetector:
     def frame(self, t, p, gx, gy, gz, ux, uy, uz, fx, fy, fz, tr16, blocked):
         """One frame: p posture; g* fast gravity (mg) and u* its unit vector
         (x1000); f* the frame's specific force (mg); tr16 the tremor proxy
-        (x16, <= 0 when unknown); blocked: a rep set is under way."""
+        (x16, 0 when unknown, < 0 in a hole the engine filled: the sensor
+        dropped samples); blocked: a rep set is under way."""
         tn = self.tun
         self._t = t
         self._ux = ux
-        fn = isqrt(fx * fx + fy * fy + fz * fz)
+        if tr16 < 0 and self._fs16:
+            # a dropped frame holds the last one, and one frame's |f| held for
+            # half a second read as the pelvis accelerating (ending a plank):
+            # take |f| and the tremor as they were, on average, instead
+            fn = self._fs16 >> 4
+        else:
+            fn = isqrt(fx * fx + fy * fy + fz * fz)
         i = self._fi
         self._fb[i] = fn
-        self._tb[i] = tr16 if tr16 < 32767 else 32767
+        self._tb[i] = self._tb[i - 1 if i else _FB_N - 1] if tr16 < 0 else (tr16 if tr16 < 32767 else 32767)
         self._fi = (i + 1) % _FB_N
         if self._fn < _FB_N:
             self._fn += 1
