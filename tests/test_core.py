@@ -290,13 +290,14 @@ def test_a_first_rep_held_longer_than_a_new_position_is_still_a_rep():
         ("pelvic_tilt", 12), ("bird_dog", 12), ("cat_cow", 9), ("cat_cow", 10)], segs
 
 
-@pytest.mark.parametrize("tag", ["strap", "offsets"])
+@pytest.mark.parametrize("tag", ["strap", "offsets", "gaps"])
 def test_worn_and_sensor_variants_are_counted_like_the_original(tag):
     """The bench's "strap" variant (default mount 10 degrees off about a random axis,
     calibrate mount turned anywhere) and "offsets" variant (an uncalibrated MPU6050's
-    datasheet offsets: 50 mg, 3%, 20 deg/s) count every synthetic-dev set and hold as
-    labelled.  (With "offsets" the three calibrate-mount traces found nothing, 12 of 27
-    sets, while the routine's still phases were judged by the gyro's size.)"""
+    datasheet offsets: 50 mg, 3%, 20 deg/s) and "gaps" variant (holes of dropped samples up
+    to 0.5 s) count every synthetic-dev set and hold as labelled.  (With "offsets" the three
+    calibrate-mount traces found nothing, 12 of 27 sets, while the routine's still phases
+    were judged by the gyro's size.)"""
     from repbelt import bench_accuracy as B
     rows = []
     for csv in sorted(SYN.glob("*.csv")):

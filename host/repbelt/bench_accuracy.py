@@ -35,7 +35,9 @@ any rotation at all (the sensor may sit anywhere round the waist, and the
 routine at the start finds it).  And "offsets": an uncalibrated MPU6050's
 errors at the edge of its datasheet (zero-g offset OFFSET_ACC_MG an axis,
 sensitivity OFFSET_SCALE_PCT, gyro zero-rate offset OFFSET_GYRO_DPS an axis;
-signs drawn per trace) on top of the trace's own.
+signs drawn per trace) on top of the trace's own.  And "gaps": samples
+dropped in holes of 0.05 to GAP_MAX_S, one every GAP_EVERY_S on average (the
+shared traces' own holes are 0.11 s at most).
 The variants are made in memory from the shared files; nothing is written.
 """
 import json
@@ -53,7 +55,9 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy", "strap", "offsets")
+VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy", "strap", "offsets", "gaps")
+GAP_MAX_S = 0.5         # "gaps": holes of dropped samples up to this long ...
+GAP_EVERY_S = 20.0      # ... this far apart on average
 OFFSET_ACC_MG = 50.0    # "offsets": MPU6050 zero-g offset (datasheet: +-50 mg x/y, +-80 mg z) ...
 OFFSET_SCALE_PCT = 3.0  # ... sensitivity tolerance (+-3%) ...
 OFFSET_GYRO_DPS = 20.0  # ... and gyro zero-rate offset (+-20 deg/s), before any trimming
@@ -133,6 +137,15 @@ def variant(csv, tag):
                     b = rnd.choice((-1, 1)) * off
                     for r in rows:
                         r[j] = r[j] * k + b
+    elif tag == "gaps":
+        import random
+        rnd = random.Random("gaps-" + Path(csv).name)
+        holes = []
+        t = rnd.expovariate(1.0 / GAP_EVERY_S)
+        while rows and t < rows[-1][0]:
+            holes.append((t, t + rnd.uniform(0.05, GAP_MAX_S)))
+            t += rnd.expovariate(1.0 / GAP_EVERY_S)
+        rows = [r for r in rows if not any(a <= r[0] < b for a, b in holes)]
     elif tag == "acc":
         keep = [k for k, c in enumerate(cols) if c not in ("gx", "gy", "gz")]
         cols = [cols[k] for k in keep]
