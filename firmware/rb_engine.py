@@ -125,6 +125,7 @@ class Engine:
                 tb = self._bin_end + fm
                 while tb <= t_ms:
                     lf = self._lf
+                    # (tremor -2: a filled frame; -1 is only "not known yet")
                     self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -2)
                     tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
