@@ -37,7 +37,7 @@ demo: setup
 	$(BIN)/repbelt demo
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 tests
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal tests
 
 bench: setup
 	$(BIN)/repbelt bench accuracy --variants
