@@ -104,8 +104,9 @@ class Engine:
         self._sh = [0] * 20
         self._swing = [-1, 0, 0, 0, 0, 0, 0, -100000, 0]
         # a departure taken for a new position because it stayed (see _excursion):
-        # its start (-1: none), the seat it left (3), its pitch max/min, roll max/min, largest tilt
+        # the excursion (_ex_keep; its start -1: none), then the seat it left (3)
         self._held = [-1, 0, 0, 0, 0, 0, 0, 0, 0]
+        self._ex_tmp = [0, 0, 0, 0, 0, 0]     # an excursion put aside (_swing_half)
         self._reset_rep_state()
         self._reset_set()
         self._lv = [0, 0, 0, 0, 0]     # levelling: frames, start, sum of x, y, z
@@ -585,15 +586,10 @@ class Engine:
                 # (unless the body soon comes back: then it was a rep held
                 # long; one far smaller than the reps here is not one)
                 hl = self._held
-                hl[0] = self._ex_start
-                hl[1] = bx
-                hl[2] = by
-                hl[3] = bz
-                hl[4] = self._pmax
-                hl[5] = self._pmin
-                hl[6] = self._rmax
-                hl[7] = self._rmin
-                hl[8] = self._dmax
+                self._ex_keep(hl, 0)
+                hl[6] = bx
+                hl[7] = by
+                hl[8] = bz
             self._seat_tmp = False
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
@@ -664,21 +660,16 @@ class Engine:
             hl[0] = -1
             return False
         # (the same small-angle tilt as _excursion, from the seat it left)
-        d1 = (hl[2] * uz - hl[3] * uy) // 1000
-        d2 = (hl[3] * ux - hl[1] * uz) // 1000
+        d1 = (hl[7] * uz - hl[8] * uy) // 1000
+        d2 = (hl[8] * ux - hl[6] * uz) // 1000
         if isqrt(d1 * d1 + d2 * d2) >= self.tun.REP_LO_MILLI:
             return False
         b = self._b16
-        b[0] = hl[1] << 4
-        b[1] = hl[2] << 4
-        b[2] = hl[3] << 4
-        self._ex_start = hl[0]
+        b[0] = hl[6] << 4
+        b[1] = hl[7] << 4
+        b[2] = hl[8] << 4
+        self._ex_take(hl, 0)
         hl[0] = -1
-        self._pmax = hl[4]
-        self._pmin = hl[5]
-        self._rmax = hl[6]
-        self._rmin = hl[7]
-        self._dmax = hl[8]
         self._ex_active = False
         self._quiet_since = t
         self._last_quiet_t = t
@@ -817,27 +808,31 @@ class Engine:
     def _swing_half(self, sw):
         # judge the kept excursion as the swung-through half it was, then go
         # on with the one that followed it
-        st = self._ex_start
-        pm = self._pmax
-        pn = self._pmin
-        rm = self._rmax
-        rn = self._rmin
-        dm = self._dmax
+        tmp = self._ex_tmp
+        self._ex_keep(tmp, 0)
         t_end = sw[0]
         sw[0] = -1
-        self._ex_start = sw[1]
-        self._pmax = sw[2]
-        self._pmin = sw[3]
-        self._rmax = sw[4]
-        self._rmin = sw[5]
-        self._dmax = sw[6]
+        self._ex_take(sw, 1)
         self._ex_end(t_end, True)
-        self._ex_start = st
-        self._pmax = pm
-        self._pmin = pn
-        self._rmax = rm
-        self._rmin = rn
-        self._dmax = dm
+        self._ex_take(tmp, 0)
+
+    def _ex_keep(self, v, i):
+        """Put the excursion so far aside in v[i:i + 6]: its start, pitch
+        max/min, roll max/min and largest tilt (_ex_take brings it back)."""
+        v[i] = self._ex_start
+        v[i + 1] = self._pmax
+        v[i + 2] = self._pmin
+        v[i + 3] = self._rmax
+        v[i + 4] = self._rmin
+        v[i + 5] = self._dmax
+
+    def _ex_take(self, v, i):
+        self._ex_start = v[i]
+        self._pmax = v[i + 1]
+        self._pmin = v[i + 2]
+        self._rmax = v[i + 3]
+        self._rmin = v[i + 4]
+        self._dmax = v[i + 5]
 
     def _ex_end(self, t_end, split):
         tn = self.tun
@@ -859,12 +854,7 @@ class Engine:
         if dur < tn.REP_MIN_MS // (2 if split else 1) or dur > tn.REP_MAX_MS + self._ext_ms():
             if not split and way and 2 * dur >= tn.REP_MIN_MS:
                 sw[0] = t_end
-                sw[1] = self._ex_start
-                sw[2] = self._pmax
-                sw[3] = self._pmin
-                sw[4] = self._rmax
-                sw[5] = self._rmin
-                sw[6] = self._dmax
+                self._ex_keep(sw, 1)
             return
         pk_p = self._pmax if self._pmax > -self._pmin else self._pmin
         pk_r = self._rmax if self._rmax > -self._rmin else self._rmin
