@@ -279,7 +279,7 @@ class Engine:
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
         self.holds.frame(t, self.posture, gx, gy, gz, ux, uy, uz, fx, fy, fz, self._tremor16 if tr >= 0 else (-1 if tr == -2 else 0),
-                         self._set_kind != E.K_NONE)
+                         self._last_rep_end if self._set_kind != E.K_NONE else -1)
         if self._set_kind:
             # a rest is long against the set's own rhythm: a pause of more
             # rep intervals than a missed rep leaves, but never shorter than

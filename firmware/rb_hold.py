@@ -62,6 +62,7 @@ _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after 
 _GAP_FRAMES = const(5)      # movement goes on through calm gaps shorter than this (where a lift
                             # turns from accelerating to decelerating)
 _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was noticed
+_STILL_FRAMES = const(10)   # quiet frames in a row (0.4 s): the body stayed still before a transit
 _SHAKE_FRAMES = const(12)   # a spell's own shake of |f| widens its limit once measured over 0.5 s
 _MARGIN_MS = const(200)
 _AN_T = const(3)            # _an: still-cone run
@@ -118,6 +119,8 @@ class HoldDetector:
         self._act_t = -1            # moving since (-1: calm)
         self._gap_n = 0             # calm frames in a row while moving
         self._calm_t = self._quiet_t = self._t  # last calm frame, last quiet one
+        self._still_t = self._t     # the last frame of a run of _STILL_FRAMES quiet ones
+        self._quiet_n = 0           # quiet frames in a row
         self._tr_t = -1             # the transit into the coming spell began at
         self._blind = False         # ... unknown: the spell began before any transit was seen
         self._dz_due = -1           # when to measure the lift into the spell
@@ -142,11 +145,12 @@ class HoldDetector:
         self._low_t = -1            # tremor below the hold's level since
 
     # ---------------------------------------------------------------- frame
-    def frame(self, t, p, gx, gy, gz, ux, uy, uz, fx, fy, fz, tr16, blocked):
+    def frame(self, t, p, gx, gy, gz, ux, uy, uz, fx, fy, fz, tr16, set_t):
         """One frame: p posture; g* fast gravity (mg) and u* its unit vector
         (x1000); f* the frame's specific force (mg); tr16 the tremor proxy
         (x16, 0 when unknown, < 0 in a hole the engine filled: the sensor
-        dropped samples); blocked: a rep set is under way."""
+        dropped samples); set_t: a rep set is under way and its last rep ended
+        then (-1: no set)."""
         tn = self.tun
         self._t = t
         self._ux = ux
@@ -215,6 +219,12 @@ class HoldDetector:
                 self._calm_t = t
                 if quiet:
                     self._quiet_t = t
+        if quiet and self._act_t < 0:
+            self._quiet_n += 1
+            if self._quiet_n >= _STILL_FRAMES:
+                self._still_t = t
+        else:
+            self._quiet_n = 0
         if not self._sp_on:
             # a spell begins once gravity stays in a small cone and |f|
             # stays level (a steady offset is the sensor's |f| at its new
@@ -285,9 +295,13 @@ class HoldDetector:
             self._sway(t, fx, fy, fz, va)      # (a movement under way is not sway)
         if self.on:
             self._pitch = ux
-            self._in_hold(t, ux, tr16, keep, blocked)
-        elif blocked:
-            self._restart_spell()   # a rep set: what the spell showed so far was the set
+            self._in_hold(t, ux, tr16, keep, set_t >= 0)
+        elif set_t >= 0:
+            if self._an[_AN_T] <= set_t:
+                self._restart_spell()   # a rep set: what the spell showed so far was the set
+            # (a spell that began after the set's last rep waits for the set
+            # to end with its way in kept: the lift into a plank straight
+            # after a leg raise set)
         else:
             self._maybe_start(t, p, ux, tr16)
 
@@ -377,7 +391,10 @@ class HoldDetector:
         if ms >= self.tun.HOLD_SPELL_MS or self._tr_t < 0:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
-            self._tr_t = self._quiet_t
+            # (the way in began where the body last stayed quiet a while: a
+            # lift pushed up in bursts has calm frames between them)
+            tr = self._still_t if self._sp_start <= self._still_t < self._quiet_t else self._quiet_t
+            self._tr_t = tr if tr >= self._calm_t - _QUIET_BACK_MS else self._calm_t - _QUIET_BACK_MS
             if self._dz_due < 0:
                 # (a spell over before its way in was measured leaves the carry as it was)
                 w = self._way
