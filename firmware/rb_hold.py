@@ -392,8 +392,12 @@ class HoldDetector:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
             # (the way in began where the body last stayed quiet a while: a
-            # lift pushed up in bursts has calm frames between them)
-            tr = self._still_t if self._sp_start <= self._still_t < self._quiet_t else self._quiet_t
+            # lift pushed up in bursts has calm frames between them; in a
+            # spell never that quiet, the last quiet frame: from where the
+            # spell began, a short one just after a roll, the way in took in
+            # the roll's end and a side plank's 13 cm lift read 10 cm)
+            t0 = self._an[_AN_T]    # (where it began: _sp_start moves when its evidence restarts)
+            tr = self._still_t if self._still_t >= t0 else self._quiet_t
             self._tr_t = tr if tr >= self._calm_t - _QUIET_BACK_MS else self._calm_t - _QUIET_BACK_MS
             if self._dz_due < 0:
                 # (a spell over before its way in was measured leaves the carry as it was)
