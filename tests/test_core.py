@@ -321,27 +321,6 @@ def test_a_hole_in_the_data_does_not_end_a_hold():
     assert [k for k, _ in holds] == ["plank", "plank"] and abs(holds[0][1] - 39.25) <= 1.0, holds
 
 
-def test_a_plank_straight_after_a_leg_raise_set_is_found():
-    """The generator's leg raise set, a short rest and a 30 s plank: the set was still open
-    (it ends after a rest) while the wearer pushed up into the plank, and a set under way
-    restarts a still spell's evidence, so the lift into the plank was forgotten and the plank
-    (held with little tremor) was not found.  A spell that began after the set's last rep now
-    keeps its way in and waits for the set to end."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("rb_generator", paths.CALIBRATION / "generator.py")
-    G = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(G)
-    s = G.Session(seed=11)
-    s.leg_raise(10)
-    s.still(3.0)
-    s.plank(30.0)
-    s.rest(10.0, 0.0)
-    tr = s.render(rate_hz=100, mount="default", name="lr-plank")
-    segs = json.loads(rb_analysis.analyze_lines(tr.to_csv().splitlines())[0].json())["segments"]
-    holds = [(d["kind"], d["hold_s"]) for d in segs if "hold_s" in d]
-    assert [k for k, _ in holds] == ["plank"] and abs(holds[0][1] - 30.0) <= 1.0, segs
-
-
 def test_events_are_small_ints():
     _, an = A.analyze_cpython(SYN / "dev-100010.csv", None, keep_events=True)
     assert an.events

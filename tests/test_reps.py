@@ -83,6 +83,23 @@ def test_a_steep_plank_is_a_plank(seed):
     assert _segments(s) == [("plank", "hold")]
 
 
+def test_a_plank_straight_after_a_leg_raise_set_is_found():
+    """A leg raise set, a short rest and a 30 s plank: the set was still open (it ends after a
+    rest) while the wearer pushed up into the plank, and a set under way restarts a still
+    spell's evidence, so the lift into the plank was forgotten and the plank (held with
+    little tremor) was not found.  A spell that began after the set's last rep now keeps its
+    way in and waits for the set to end."""
+    s = G.Session(seed=11)
+    s.leg_raise(10)
+    s.still(3.0)
+    s.plank(30.0)
+    s.rest(10.0, 0.0)
+    tr = s.render(rate_hz=100, mount="default", name="lr-plank")
+    segs = json.loads(rb_analysis.analyze_lines(tr.to_csv().splitlines())[0].json())["segments"]
+    holds = [(d["kind"], d["hold_s"]) for d in segs if "hold_s" in d]
+    assert [k for k, _ in holds] == ["plank"] and abs(holds[0][1] - 30.0) <= 1.0, segs
+
+
 def _quick_cat_cows(s, reps, deg):
     """Cat-cows at a quick tempo that touch neutral between the halves (not swung straight
     through): each half is over the rep threshold for under REP_MIN_MS."""
