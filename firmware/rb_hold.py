@@ -383,10 +383,11 @@ class HoldDetector:
 
     def _spell_end(self):
         """A transit began: the spell (and a hold in it) ended at the last quiet frame."""
+        back = self._calm_t - _QUIET_BACK_MS
         if self._quiet_t < self._sp_start:
             self._quiet_t = self._calm_t    # (no quiet frame in this spell at all)
-        elif self._quiet_t < self._calm_t - _QUIET_BACK_MS:
-            self._quiet_t = self._calm_t - _QUIET_BACK_MS
+        elif self._quiet_t < back:
+            self._quiet_t = back
         ms = self._sp_frames * self.frame_ms
         if ms >= self.tun.HOLD_SPELL_MS or self._tr_t < 0:
             # (after a spell too short to be a position the transit goes on:
@@ -397,8 +398,12 @@ class HoldDetector:
             # spell began, a short one just after a roll, the way in took in
             # the roll's end and a side plank's 13 cm lift read 10 cm)
             t0 = self._an[_AN_T]    # (where it began: _sp_start moves when its evidence restarts)
-            tr = self._still_t if self._still_t >= t0 else self._quiet_t
-            self._tr_t = tr if tr >= self._calm_t - _QUIET_BACK_MS else self._calm_t - _QUIET_BACK_MS
+            tr = self._still_t
+            if tr < t0:
+                tr = self._quiet_t
+            elif tr < back:
+                tr = back
+            self._tr_t = tr
             if self._dz_due < 0:
                 # (a spell over before its way in was measured leaves the carry as it was)
                 w = self._way
