@@ -19,8 +19,12 @@ still spell in a face-down or side posture that is held with effort:
    the end is a level error (a real sensor's |f| shifts a little with its
    attitude; 5 mg would add 10 cm over 2 s) and what it added is taken out.
    The change of head-end incline across the transit is kept too (a
-   chest-up cobra raises it).  A transit that was a change of posture says
-   nothing of either.
+   chest-up cobra raises it).  A transit that was a change of posture, or
+   was under way before a rep set's last rep ended (that rep's way back),
+   says nothing of either; face down, one that lowered the head end by a
+   cobra's incline says nothing of a lift (coming down out of a cobra
+   tips the pelvis so far that |f| reads a lift; a plank raises the head
+   end).
 3. Evidence.  A spell is a hold once it has lasted HOLD_CONFIRM_MS and
    shows effort (tremor above HOLD_TREMOR_PCT of the resting level for most
    of it), or the pelvis was lifted into it by a plank's height, or, face
@@ -101,6 +105,7 @@ class HoldDetector:
         self._acc = [0, 0, 0, 0, 0, 0]
         self._t = self._ux = 0
         self._posture_t = -100000   # the posture last changed at
+        self._rep_t = -100000       # the last rep of a set ended at
         # the biggest lift or drop measured into a spell since the engine set
         # this to -1 (none): a rep that lifts the pelvis (bridge) shows here
         self.lift_mm = -1
@@ -297,6 +302,7 @@ class HoldDetector:
             self._pitch = ux
             self._in_hold(t, ux, tr16, keep, set_t >= 0)
         elif set_t >= 0:
+            self._rep_t = set_t
             if self._an[_AN_T] <= set_t:
                 self._restart_spell()   # a rep set: what the spell showed so far was the set
             # (a spell that began after the set's last rep waits for the set
@@ -329,6 +335,10 @@ class HoldDetector:
         fm = self.frame_ms
         tn = self.tun
         turned = self._posture_t - tn.POSTURE_SETTLE_MS >= self._tr_t - _MARGIN_MS
+        # a transit under way before a set's last rep ended was that rep's
+        # way back: the pelvis going down after a lift, the head end coming up
+        # out of a cat's tuck; not a way into a hold
+        rep = self._tr_t <= self._rep_t
         if turned:
             # the body came into this posture during the transit (a posture is
             # settled POSTURE_SETTLE_MS after that): the way in is measured
@@ -359,9 +369,12 @@ class HoldDetector:
             z = z * 9807 // 1000 * fm * fm // 1000000
         dux = self._ux - self._pre_ux if self._pre_ux != _UNSET else 0
         # what this transit itself measured (-1: nothing), before any carry
-        lift = (z if z > 0 else -z) if measured and not turned else -1
+        lift = (z if z > 0 else -z) if measured and not turned and not rep else -1
         w = self._way
-        if turned:
+        if rep:
+            z = dux = 0
+            w[1] = -1
+        elif turned:
             dux = 0                 # (the incline before is that of another posture)
             w[1] = -1
         elif (w[1] >= 0 and -tn.HOLD_LIFT_MIN_MM < z < tn.HOLD_LIFT_MIN_MM
@@ -454,7 +467,13 @@ class HoldDetector:
         b = 0
         if self._eff_t >= 0 and self._eff_frames * 100 >= self._sp_frames * tn.HOLD_EFFORT_SHARE_PCT:
             b = B_EFFORT
-        if tn.HOLD_LIFT_MIN_MM <= self._entry_dz <= tn.HOLD_LIFT_MAX_MM:
+        dz = self._entry_dz
+        if p == E.P_PRONE and self._entry_dux <= -tn.COBRA_MIN_MILLI:
+            # the head end came down by a cobra's incline (down out of one):
+            # the pelvis tipping that far reads as a lift in |f|, and a plank's
+            # way in raises the head end
+            dz = self._entry_dz = 0
+        if tn.HOLD_LIFT_MIN_MM <= dz <= tn.HOLD_LIFT_MAX_MM:
             b |= B_LIFTED       # the pelvis went up into it
         if p != E.P_SUPINE and self._entry_dux >= tn.COBRA_MIN_MILLI:
             b |= B_INCLINED     # the head end went up into it, far (cobra; a side plank's body line)

@@ -100,6 +100,29 @@ def test_a_plank_straight_after_a_leg_raise_set_is_found():
     assert [k for k, _ in holds] == ["plank"] and abs(holds[0][1] - 30.0) <= 1.0, segs
 
 
+def test_resting_on_all_fours_after_a_cat_cow_set_is_no_cobra():
+    """The last cat-cow's way back (the head end coming up out of the cat's tuck) led into the
+    rest after the set, and was taken for the way into a cobra: a 15 s cobra nobody held.
+    A transit under way before a set's last rep ended is that rep's, not a way into a hold."""
+    s = G.Session(seed=5)
+    s.cat_cow(8)
+    s.rest(15.0, 0.0)
+    assert _segments(s) == [("cat_cow", 8)]
+
+
+@pytest.mark.parametrize("seed", [3, 10])
+def test_lying_down_out_of_a_cobra_is_no_plank(seed):
+    """Coming down out of a cobra tips the pelvis 25-40 degrees head end down; |f| integrated
+    over that reads as a plank's lift (15-25 cm), and the rest after it was a plank.  A way in
+    that lowered the head end by a cobra's incline says nothing of a lift (a plank raises it)."""
+    s = G.Session(seed=seed)
+    s.cobra(20.0)
+    s.rest(15.0, 0.0)
+    s.cobra(15.0)
+    s.rest(15.0, 0.0)
+    assert [k for k, _ in _segments(s)] == ["cobra", "cobra"]
+
+
 def _quick_cat_cows(s, reps, deg):
     """Cat-cows at a quick tempo that touch neutral between the halves (not swung straight
     through): each half is over the rep threshold for under REP_MIN_MS."""

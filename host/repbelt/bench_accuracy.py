@@ -10,7 +10,8 @@ match counts 0 reps.  Printed per source and per kind:
 - false reps per hour outside labelled segments
 - median rep-event latency after the labelled rep end
 - holds found, % of labelled holds found with |duration error| <= 1 s,
-  mean |duration error|, Spearman rho of sway_mg
+  mean |duration error|, Spearman rho of sway_mg; false holds: detected
+  holds that overlap no labelled hold (resting, or held through a rep set)
 - step error % (sum |detected - labelled| / sum labelled)
 
 With `variants=True` every trace of ../shared/datasets/synthetic-dev is also
@@ -222,7 +223,7 @@ def _overlap(a, b):
 def score_trace(labels, detected, duration_s):
     """Per-trace raw scores (lists/counters), merged later."""
     res = {"sets": [], "recog": [], "lat": [], "holds": [], "sway": [], "steps": [],
-           "false_reps": 0, "rest_s": 0.0, "kinds": {}}
+           "false_reps": 0, "false_holds": 0, "rest_s": 0.0, "kinds": {}}
     segs = labels["segments"]
     used = set()
     for ls in segs:
@@ -260,6 +261,11 @@ def score_trace(labels, detected, duration_s):
         for t in d.get("rep_ends", []):
             if not any(ls["start"] - 1.0 <= t <= ls["end"] + 3.0 for ls in segs):
                 res["false_reps"] += 1
+    # false holds: detected holds that overlap no labelled hold (resting, or a rep set)
+    for d in detected:
+        if d["kind"] in HOLD_KINDS and not any(
+                ls["kind"] in HOLD_KINDS and _overlap(ls, d) > 0 for ls in segs):
+            res["false_holds"] += 1
     labelled = sum(ls["end"] - ls["start"] for ls in segs)
     res["rest_s"] = max(0.0, duration_s - labelled)
     return res
@@ -322,6 +328,7 @@ def summarize(rows):
     holds = [h for r in rows for h in r["holds"]]
     found = [h for h in holds if h[2] is not None]
     out["holds"] = "%d/%d" % (len(found), len(holds)) if holds else "-"
+    out["false_holds"] = sum(r["false_holds"] for r in rows)
     out["hold_err_s"] = float(np.mean([abs(a - b) for _, a, b in found])) if found else float("nan")
     out["hold_max_err_s"] = float(max([abs(a - b) for _, a, b in found])) if found else float("nan")
     out["holds_1s_pct"] = 100.0 * sum(1 for _, a, b in found if abs(a - b) <= 1.0) / len(holds) if holds else float("nan")
@@ -369,13 +376,13 @@ def run(sources=None, tun=None, verbose=False, variants=False):
         r["name"] = name
         by_source.setdefault(src, []).append(r)
         if verbose:
-            print(src, name, [(k, a, b) for k, a, b in r["sets"]], r["holds"], r["steps"], "false", r["false_reps"])
+            print(src, name, [(k, a, b) for k, a, b in r["sets"]], r["holds"], r["steps"], "false", r["false_reps"], "false holds", r["false_holds"])
     return by_source, time.time() - t0
 
 
 def fmt_table(by_source):
     cols = ["sets", "exact_pct", "pm1_pct", "mae", "recog_pct", "false_per_h", "latency_s",
-            "holds", "holds_1s_pct", "hold_err_s", "hold_max_err_s", "sway_rho", "step_err_pct"]
+            "holds", "false_holds", "holds_1s_pct", "hold_err_s", "hold_max_err_s", "sway_rho", "step_err_pct"]
     lines = ["| source | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 1)]
     allrows = []
     for src, rows in by_source.items():
