@@ -11,9 +11,10 @@ still spell in a face-down or side posture that is held with effort:
    spell begins once gravity has stayed in a small cone and |f| level for
    HOLD_SPELL_MS.  A transit began at the last quiet frame before it was
    noticed (movement starts gently).
-2. The way in.  |f| of the last _FB_N frames is kept.  When a spell has
-   lasted _LIFT_POST_MS, the transit that led into it is double-integrated
-   from |f| less the still level after it: how far the pelvis went up or
+2. The way in.  The vertical specific force of the last _FB_N frames is
+   kept (face down along the fast gravity estimate; on the side |f|).
+   When a spell has lasted _LIFT_POST_MS, the transit that led into it is
+   double-integrated from it less the still level after it: how far the pelvis went up or
    down (a plank lifts it 15-30 cm from lying, a cobra leaves it on the
    floor).  The body is still at both ends, so the velocity left over at
    the end is a level error (a real sensor's |f| shifts a little with its
@@ -56,7 +57,7 @@ except ImportError:     # CPython on the host: the same numbers, looked up at ru
     def const(x):  # type: ignore[misc]
         return x
 
-_FB_N = const(128)          # frames of |f| kept for the lift integral (5.1 s)
+_FB_N = const(128)          # frames of vertical specific force kept for the lift integral (5.1 s)
 _FLOOR_SHIFT = const(6)     # resting tremor: means over blocks of 64 frames (2.6 s) ...
 _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
@@ -91,7 +92,7 @@ class HoldDetector:
         self.frame_ms = frame_ms
         self.emit = emit
         self.hint_kind = E.K_NONE
-        self._fb = array.array("h", bytes(2 * _FB_N))   # |f| per frame (mg)
+        self._fb = array.array("h", bytes(2 * _FB_N))   # vertical specific force per frame (mg)
         self._tb = array.array("h", bytes(2 * _FB_N))   # tremor proxy per frame (x16, clipped)
         self._fi = self._fn = 0     # ring index, frames in it
         self._blk = array.array("h", bytes(2 * _FLOOR_BLOCKS))   # tremor block means, x16 (0: none)
@@ -167,7 +168,16 @@ class HoldDetector:
         else:
             fn = isqrt(fx * fx + fy * fy + fz * fz)
         i = self._fi
-        self._fb[i] = fn
+        if (tr16 < 0 and self._fs16) or p != E.P_PRONE:
+            self._fb[i] = fn
+        else:
+            # face down the way in is integrated along gravity: |f| is never
+            # below that (sqrt(v^2 + h^2)), and a hip wiggle's side-to-side
+            # shake read as a plank's lift in it.  (On the side |f| stays:
+            # the roll up into a side plank turns gravity faster than its
+            # estimate follows.)
+            gn = isqrt(gx * gx + gy * gy + gz * gz) or 1
+            self._fb[i] = (fx * gx + fy * gy + fz * gz) // gn
         self._tb[i] = self._tb[i - 1 if i else _FB_N - 1] if tr16 < 0 else (tr16 if tr16 < 32767 else 32767)
         self._fi = (i + 1) % _FB_N
         if self._fn < _FB_N:

@@ -123,6 +123,22 @@ def test_lying_down_out_of_a_cobra_is_no_plank(seed):
     assert [k for k, _ in _segments(s)] == ["cobra", "cobra"]
 
 
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_hip_wiggle_lying_face_down_is_no_plank(seed):
+    """Lying face down, three hip wiggles with rests between: the pelvis swings side to side
+    at 1.5-3 Hz, and |f| (sqrt(v^2 + h^2), never below v) read the side-to-side shake as
+    12-20 cm of lift, so the rest after a wiggle was a plank.  Face down, the way in is
+    integrated from the acceleration along gravity instead."""
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to("prone")
+    s.still(6.0)
+    for _ in range(3):
+        s.fidget("wiggle")
+        s.still(14.0)
+    assert _segments(s) == []
+
+
 def _quick_cat_cows(s, reps, deg):
     """Cat-cows at a quick tempo that touch neutral between the halves (not swung straight
     through): each half is over the rep threshold for under REP_MIN_MS."""
