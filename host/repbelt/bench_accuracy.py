@@ -16,9 +16,10 @@ match counts 0 reps.  Printed per source and per kind:
 
 With `variants=True` every trace of ../shared/datasets/synthetic-dev is also
 scored as the sensor settings the project is evaluated with but that folder
-does not have: 50 Hz (sample pairs averaged, as a sensor's low-pass and
-decimation would), 200 Hz (linear interpolation; smoother than a real 200 Hz
-sensor) and accelerometer-only (gyro columns dropped), as source
+does not have, across the 25-400 Hz the core takes: 25 and 50 Hz (groups of
+4 or 2 samples averaged, as a sensor's low-pass and decimation would), 200
+and 400 Hz (linear interpolation; smoother than a real sensor at that rate)
+and accelerometer-only (gyro columns dropped), as source
 "synthetic-dev@50Hz" and so on; and as other people's tempo: "slow" (the
 whole workout 20% slower: time stamps and label times times 1.2, gyro
 divided by 1.2) and "fast" (15% quicker); and as a noisier sensor: "noisy"
@@ -56,7 +57,7 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("50Hz", "200Hz", "acc", "slow", "fast", "noisy", "strap", "offsets", "gaps")
+VARIANTS = ("25Hz", "50Hz", "200Hz", "400Hz", "acc", "slow", "fast", "noisy", "strap", "offsets", "gaps")
 GAP_MAX_S = 0.5         # "gaps": holes of dropped samples up to this long ...
 GAP_EVERY_S = 20.0      # ... this far apart on average
 OFFSET_ACC_MG = 50.0    # "offsets": MPU6050 zero-g offset (datasheet: +-50 mg x/y, +-80 mg z) ...
@@ -103,15 +104,19 @@ def variant(csv, tag):
             r[0] *= k
             for j in gyro:
                 r[j] /= k
-    elif tag == "50Hz":
-        rate = 50
-        rows = [[a[0]] + [(x + y) / 2 for x, y in zip(a[1:], b[1:])] for a, b in zip(rows[0::2], rows[1::2])]
-    elif tag == "200Hz":
-        rate = 200
+    elif tag in ("25Hz", "50Hz"):
+        k = rate // int(tag[:-2])
+        rate //= k
+        # (each output sample the mean of k: a sensor's low-pass and decimation)
+        rows = [[g[0][0]] + [sum(r[j] for r in g) / k for j in range(1, len(g[0]))]
+                for g in (rows[i:i + k] for i in range(0, len(rows) - k + 1, k))]
+    elif tag in ("200Hz", "400Hz"):
+        k = int(tag[:-2]) // rate
+        rate *= k
         out = []
         for a, b in zip(rows, rows[1:]):
-            out.append(a)
-            out.append([(x + y) / 2 for x, y in zip(a, b)])
+            for m in range(k):
+                out.append([x + (y - x) * m / k for x, y in zip(a, b)])
         rows = out + rows[-1:]
     elif tag == "noisy":
         import random

@@ -62,8 +62,9 @@ def bench():
 @click.option("--source", "sources", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="Folder of labelled traces (default: ../shared/datasets/* and calibration_data/generated).")
 @click.option("--variants", is_flag=True,
-              help="Also score synthetic-dev as 50 Hz, 200 Hz and accelerometer-only recordings, "
-                   "and played 20% slower and 15% quicker.")
+              help="Also score synthetic-dev as 25, 50, 200 and 400 Hz and accelerometer-only "
+                   "recordings, played 20% slower and 15% quicker, noisier, worn another way, "
+                   "with sensor offsets and with dropped samples.")
 @click.option("-v", "--verbose", is_flag=True)
 def bench_accuracy(sources, variants, verbose):
     """Score the core against every labelled trace, per source and kind."""
