@@ -12,7 +12,10 @@ within STEP_RHYTHM_PCT of the bout's typical interval).  Pivot steps of a
 turn and the short closing step bounce the pelvis far less than a stride
 does, but they arrive on the beat; a weak bump after the beat is gone is not
 taken as a step, and a weak one on the beat does not lower the bar (the mean
-peak follows full steps only).
+peak follows full steps only).  Once the rhythm broke (no step for
+STEP_RHYTHM_PCT of the interval: a stop), the beat's leniency waits until a
+counted step comes on the beat again: swaying on the spot after stopping
+comes at the old beat too.
 
 Starting to walk, the pelvis bumps once as the first foot pushes off,
 0.2-0.45 s before that foot lands: a bump under STEP_FIRST_WEAK_PCT of the
@@ -45,6 +48,7 @@ class StepCounter:
         self.peak_avg = 90   # running mean peak height (mg): a gentle stroll's to start with
         self.last_step = -1000000
         self.walking = False
+        self.paused = False  # the bout's rhythm broke and has not come back
         self.pending = 0     # candidate steps before a bout is confirmed
         self.first_step = 0
         self.last_interval = 0
@@ -88,10 +92,15 @@ class StepCounter:
         if self.walking:
             # inside a bout smaller steps (turns, slowing down) still count,
             # on the beat even weak ones (pivot steps, the closing step)
-            if (t_ms - self.last_step) * 100 <= self.iv * self.tun.STEP_RHYTHM_PCT:
-                thr = self.peak_avg * self.tun.STEP_REL_RHYTHM_PCT // 100
-            else:
+            if (t_ms - self.last_step) * 100 > self.iv * self.tun.STEP_RHYTHM_PCT:
+                # the rhythm broke (a stop): the beat's leniency waits for it
+                # to come back, a counted step on the beat (swaying on the
+                # spot after stopping comes at the walk's beat too)
+                self.paused = True
+            if self.paused:
                 thr = self.peak_avg * self.tun.STEP_REL_WALK_PCT // 100
+            else:
+                thr = self.peak_avg * self.tun.STEP_REL_RHYTHM_PCT // 100
             lo = self.tun.STEP_MIN_MG // 2
         else:
             thr = self.peak_avg * self.tun.STEP_REL_PCT // 100
@@ -115,6 +124,8 @@ class StepCounter:
                 # a late, weak bump after the rhythm broke: the walk is over
                 self._end_walk(t_ms)
                 return
+            if dt * 100 <= iv * self.tun.STEP_RHYTHM_PCT:
+                self.paused = False
             self.last_step = t_ms
             self.last_interval = dt if dt < self.tun.STEP_MAX_MS else self.last_interval
             if dt * 10 < iv * 15:
@@ -222,6 +233,7 @@ class StepCounter:
                 self._end_walk(self._t, since)
                 return
         self.walking = False
+        self.paused = False
         self.steps = 0
         self.pending = 0
 

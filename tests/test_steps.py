@@ -101,3 +101,33 @@ def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
         t += 550
         sc._peak(t, mean * 7 // 100)
     assert sc.steps == 25
+
+
+def test_after_a_stop_sway_on_the_old_beat_is_no_step():
+    """Within a walk a weak bump on the beat is a step (a pivot, the closing step); once the
+    rhythm broke (a stop: no step for two beats) the pelvis swaying on the spot comes at the
+    old beat too, and was counted.  Now the beat's leniency waits for the rhythm to come back:
+    a counted step on the beat.  (Real lower-back walks: 3.28 -> 2.96% step error; at 25 and
+    50 Hz 3.43 -> 3.28%.)"""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import steps_scenarios as S
+    finally:
+        sys.path.pop(0)
+    sc = rb_steps.StepCounter(rb_tunables.Tunables(), lambda ev: None)
+    for t, av in S.bounce(S.stride(2000, 20, mg=900), 2000 + 19 * 550 + 100):
+        sc.feed(t, av)
+    assert sc.walking and sc.steps == 20
+    mean = sc.peak_avg
+    t = sc.last_step + 1500              # a stop of more than two beats
+    sc._peak(t, mean * 25 // 100)        # a shuffle: a step (a fifth of a stride's bump is enough)
+    for i in range(4):
+        t += 550
+        sc._peak(t, mean * 15 // 100)    # swaying on the spot at the old beat: no steps
+    assert sc.steps == 21
+    for i in range(2):
+        t += 550
+        sc._peak(t, mean)                # walking again: the rhythm is back ...
+    t += 550
+    sc._peak(t, mean * 12 // 100)        # ... and with it a weak bump on the beat is a step
+    assert sc.steps == 24
