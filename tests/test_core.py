@@ -211,7 +211,8 @@ def test_unknown_mount_counts_steps_only():
 
 
 def test_step_error_on_real_walking():
-    """Every real lower-back trace, scored like the benchmark: 3.28% today (3.74% while the
+    """Every real lower-back trace, scored like the benchmark: 2.96% today (3.28% while swaying
+    on the spot after a stop counted at the walk's old beat; 3.74% while the
     push-off into the first step counted as a step; 4.06% while a walk ended 2 s after its last
     step and weak bumps lowered the bar; 5.15% before the on-the-beat rule).  The labels count
     every foot-sensor step of the recording, also those after the walk (9 of them after the
@@ -221,7 +222,7 @@ def test_step_error_on_real_walking():
     by, _ = B.run([REAL], rb_tunables.defaults())
     rows = by["real-gait-dev"]
     assert len(rows) == 18
-    assert B.summarize(rows)["step_err_pct"] <= 3.5
+    assert B.summarize(rows)["step_err_pct"] <= 3.2
     worst = max(abs(a - b) for r in rows for a, b in r["steps"])
     assert worst <= 7, worst                        # 15-3: 41 labelled, 5 after the recording ends
 
