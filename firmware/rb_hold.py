@@ -14,9 +14,9 @@ still spell in a face-down or side posture that is held with effort:
 2. The way in.  The vertical specific force of the last _FB_N frames is
    kept (face down along the fast gravity estimate; on the side |f|).
    When a spell has lasted _LIFT_POST_MS, the transit that led into it is
-   double-integrated from it less the still level after it: how far the pelvis went up or
-   down (a plank lifts it 15-30 cm from lying, a cobra leaves it on the
-   floor).  The body is still at both ends, so the velocity left over at
+   double-integrated from it less the still level after it: how far the
+   pelvis went up or down (a plank lifts it 15-30 cm from lying, a cobra
+   leaves it on the floor).  The body is still at both ends, so the velocity left over at
    the end is a level error (a real sensor's |f| shifts a little with its
    attitude; 5 mg would add 10 cm over 2 s) and what it added is taken out.
    The change of head-end incline across the transit is kept too (a
