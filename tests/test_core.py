@@ -400,4 +400,3 @@ def test_a_hold_nobody_held_is_scored_as_a_false_hold():
     r = B.score_trace(lab, det, 120.0)
     assert r["false_holds"] == 2
     assert B.summarize([r, r])["false_holds"] == 4
-
