@@ -295,6 +295,18 @@ def test_a_first_rep_held_longer_than_a_new_position_is_still_a_rep():
         ("pelvic_tilt", 12), ("bird_dog", 12), ("cat_cow", 9), ("cat_cow", 10)], segs
 
 
+def _variant_summary(tag):
+    """The bench's summary of every synthetic-dev trace played as its variant `tag`."""
+    from repbelt import bench_accuracy as B
+    rows = []
+    for csv in sorted(SYN.glob("*.csv")):
+        labels = json.loads(csv.with_suffix(".labels.json").read_text())
+        an, reader, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
+        rows.append(B.score_trace(B.variant_labels(labels, tag), json.loads(an.json())["segments"],
+                                  reader._last_t / 1000.0))
+    return B.summarize(rows)
+
+
 @pytest.mark.parametrize("tag", ["strap", "offsets", "gaps"])
 def test_worn_and_sensor_variants_are_counted_like_the_original(tag):
     """The bench's "strap" variant (default mount 10 degrees off about a random axis,
@@ -303,14 +315,7 @@ def test_worn_and_sensor_variants_are_counted_like_the_original(tag):
     to 0.5 s) count every synthetic-dev set and hold as labelled.  (With "offsets" the three
     calibrate-mount traces found nothing, 12 of 27 sets, while the routine's still phases
     were judged by the gyro's size.)"""
-    from repbelt import bench_accuracy as B
-    rows = []
-    for csv in sorted(SYN.glob("*.csv")):
-        labels = json.loads(csv.with_suffix(".labels.json").read_text())
-        an, reader, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
-        rows.append(B.score_trace(B.variant_labels(labels, tag), json.loads(an.json())["segments"],
-                                  reader._last_t / 1000.0))
-    s = B.summarize(rows)
+    s = _variant_summary(tag)
     assert s["sets"] == 27 and s["exact_pct"] == 100 and s["holds_1s_pct"] == 100, s
 
 
@@ -320,13 +325,7 @@ def test_the_ends_of_the_rate_range_are_counted_like_the_original(tag):
     and 400 Hz (interpolated) counts every set and finds every hold.  (At 25 Hz one cobra
     comes out 1.03 s short: the tremor that shows its effort is noisier with one sample a
     frame, and where it last stood at rest, the hold's start, moves; 8 of 9 within 1 s.)"""
-    from repbelt import bench_accuracy as B
-    rows = []
-    for csv in sorted(SYN.glob("*.csv")):
-        labels = json.loads(csv.with_suffix(".labels.json").read_text())
-        an, reader, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
-        rows.append(B.score_trace(labels, json.loads(an.json())["segments"], reader._last_t / 1000.0))
-    s = B.summarize(rows)
+    s = _variant_summary(tag)
     assert s["sets"] == 27 and s["exact_pct"] == 100 and s["recog_pct"] == 100, s
     assert s["holds"] == "9/9" and s["holds_1s_pct"] >= (88 if tag == "25Hz" else 100), s
     assert s["hold_max_err_s"] <= 1.1 and s["false_holds"] == 0 and s["false_per_h"] == 0, s

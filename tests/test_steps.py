@@ -76,12 +76,8 @@ def test_both_interpreters_agree(outputs):
     assert outputs["cpython"].count("\n") == len(WANT)
 
 
-def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
-    # After strides, bumps on the beat at 12% of a stride's peak are let in (a pivot or
-    # closing step is that weak), but they must not drag the mean peak down until sway at
-    # 7% passes too: shuffling to a stop counted ever weaker sway.  (The peak heights are
-    # given to the detector's peak rule directly: at the end of a walk the band-pass's
-    # own settling would hide bumps this small in a synthetic bounce.)
+def _walked_20_strides():
+    """A step counter that has just counted a walk of 20 strides (550 ms apart, 900 mg bumps)."""
     sys.path.insert(0, str(SCRIPT.parent))
     try:
         import steps_scenarios as S
@@ -91,6 +87,16 @@ def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
     for t, av in S.bounce(S.stride(2000, 20, mg=900), 2000 + 19 * 550 + 100):
         sc.feed(t, av)
     assert sc.walking and sc.steps == 20
+    return sc
+
+
+def test_weak_bumps_on_the_beat_do_not_lower_the_bar():
+    # After strides, bumps on the beat at 12% of a stride's peak are let in (a pivot or
+    # closing step is that weak), but they must not drag the mean peak down until sway at
+    # 7% passes too: shuffling to a stop counted ever weaker sway.  (The peak heights are
+    # given to the detector's peak rule directly: at the end of a walk the band-pass's
+    # own settling would hide bumps this small in a synthetic bounce.)
+    sc = _walked_20_strides()
     mean = sc.peak_avg
     t = sc.last_step
     for i in range(5):
@@ -109,15 +115,7 @@ def test_after_a_stop_sway_on_the_old_beat_is_no_step():
     old beat too, and was counted.  Now the beat's leniency waits for the rhythm to come back:
     a counted step on the beat.  (Real lower-back walks: 3.28 -> 2.96% step error; at 25 and
     50 Hz 3.43 -> 3.28%.)"""
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import steps_scenarios as S
-    finally:
-        sys.path.pop(0)
-    sc = rb_steps.StepCounter(rb_tunables.Tunables(), lambda ev: None)
-    for t, av in S.bounce(S.stride(2000, 20, mg=900), 2000 + 19 * 550 + 100):
-        sc.feed(t, av)
-    assert sc.walking and sc.steps == 20
+    sc = _walked_20_strides()
     mean = sc.peak_avg
     t = sc.last_step + 1500              # a stop of more than two beats
     sc._peak(t, mean * 25 // 100)        # a shuffle: a step (a fifth of a stride's bump is enough)
