@@ -176,8 +176,7 @@ class HoldDetector:
             # shake read as a plank's lift in it.  (On the side |f| stays:
             # the roll up into a side plank turns gravity faster than its
             # estimate follows.)
-            gn = isqrt(gx * gx + gy * gy + gz * gz) or 1
-            self._fb[i] = (fx * gx + fy * gy + fz * gz) // gn
+            self._fb[i] = (fx * ux + fy * uy + fz * uz) // 1000
         self._tb[i] = self._tb[i - 1 if i else _FB_N - 1] if tr16 < 0 else (tr16 if tr16 < 32767 else 32767)
         self._fi = (i + 1) % _FB_N
         if self._fn < _FB_N:
