@@ -92,7 +92,8 @@ class StepCounter:
         if self.walking:
             # inside a bout smaller steps (turns, slowing down) still count,
             # on the beat even weak ones (pivot steps, the closing step)
-            if (t_ms - self.last_step) * 100 > self.iv * self.tun.STEP_RHYTHM_PCT:
+            on_beat = (t_ms - self.last_step) * 100 <= self.iv * self.tun.STEP_RHYTHM_PCT
+            if not on_beat:
                 # the rhythm broke (a stop): the beat's leniency waits for it
                 # to come back, a counted step on the beat (swaying on the
                 # spot after stopping comes at the walk's beat too)
@@ -124,7 +125,7 @@ class StepCounter:
                 # a late, weak bump after the rhythm broke: the walk is over
                 self._end_walk(t_ms)
                 return
-            if dt * 100 <= iv * self.tun.STEP_RHYTHM_PCT:
+            if on_beat:
                 self.paused = False
             self.last_step = t_ms
             self.last_interval = dt if dt < self.tun.STEP_MAX_MS else self.last_interval
