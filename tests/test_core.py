@@ -331,6 +331,16 @@ def test_the_ends_of_the_rate_range_are_counted_like_the_original(tag):
     assert s["hold_max_err_s"] <= 1.1 and s["false_holds"] == 0 and s["false_per_h"] == 0, s
 
 
+@pytest.mark.parametrize("tag", ["50Hz+acc", "200Hz+acc"])
+def test_settings_combined_are_counted_like_the_original(tag):
+    """The sensor settings the project is evaluated with come together (50 or 200 Hz, and
+    accelerometer only): every synthetic-dev set counted exactly, every hold found within 1 s."""
+    s = _variant_summary(tag)
+    assert s["sets"] == 27 and s["exact_pct"] == 100 and s["recog_pct"] == 100, s
+    assert s["holds"] == "9/9" and s["holds_1s_pct"] == 100, s
+    assert s["false_holds"] == 0 and s["false_per_h"] == 0, s
+
+
 def test_a_hole_in_the_data_does_not_end_a_hold():
     """Dropped samples: the engine fills a short hole by holding the last frame.  Held for
     0.5 s, that one frame's |f| (a plank shakes) read as the pelvis accelerating, the spell

@@ -40,6 +40,8 @@ sensitivity OFFSET_SCALE_PCT, gyro zero-rate offset OFFSET_GYRO_DPS an axis;
 signs drawn per trace) on top of the trace's own.  And "gaps": samples
 dropped in holes of 0.05 to GAP_MAX_S, one every GAP_EVERY_S on average (the
 shared traces' own holes are 0.11 s at most).
+Variants combine: "50Hz+acc" and "200Hz+acc" are the two ends of the
+evaluation's rates without a gyro.
 The variants are made in memory from the shared files; nothing is written.
 """
 import json
@@ -57,7 +59,8 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 
 VARIANT_SOURCE = "synthetic-dev"
-VARIANTS = ("25Hz", "50Hz", "200Hz", "400Hz", "acc", "slow", "fast", "noisy", "strap", "offsets", "gaps")
+VARIANTS = ("25Hz", "50Hz", "200Hz", "400Hz", "acc", "50Hz+acc", "200Hz+acc", "slow", "fast", "noisy",
+            "strap", "offsets", "gaps")
 GAP_MAX_S = 0.5         # "gaps": holes of dropped samples up to this long ...
 GAP_EVERY_S = 20.0      # ... this far apart on average
 OFFSET_ACC_MG = 50.0    # "offsets": MPU6050 zero-g offset (datasheet: +-50 mg x/y, +-80 mg z) ...
@@ -83,8 +86,15 @@ def labelled_traces(dirs, variants=False):
 
 
 def variant(csv, tag):
-    """The trace's lines as another sensor setting would have recorded it (see the module doc)."""
+    """The trace's lines as another sensor setting would have recorded it (see
+    the module doc); "50Hz+offsets" applies one variant after the other."""
     lines = Path(csv).read_text().splitlines()
+    for one in tag.split("+"):
+        lines = _variant(lines, Path(csv).name, one)
+    return lines
+
+
+def _variant(lines, name, tag):
     meta = [ln for ln in lines if ln.startswith("#")]
     i = len(meta)
     cols = [c.strip() for c in lines[i].split(",")]
@@ -120,13 +130,13 @@ def variant(csv, tag):
         rows = out + rows[-1:]
     elif tag == "noisy":
         import random
-        rnd = random.Random(Path(csv).name)     # (the same noise every run)
+        rnd = random.Random(name)     # (the same noise every run)
         acc = [j for j, c in enumerate(cols) if c in ("ax", "ay", "az")]
         for r in rows:
             for j in acc:
                 r[j] += rnd.gauss(0.0, NOISY_MG / 1000.0)
     elif tag == "strap":
-        R = strap_rotation(Path(csv).name, "# mount=calibrate" in meta)
+        R = strap_rotation(name, "# mount=calibrate" in meta)
         for r in rows:
             for j in _triples(cols):
                 v = [r[k] for k in j]
@@ -134,7 +144,7 @@ def variant(csv, tag):
                     r[k] = R[i][0] * v[0] + R[i][1] * v[1] + R[i][2] * v[2]
     elif tag == "offsets":
         import random
-        rnd = random.Random("offsets-" + Path(csv).name)
+        rnd = random.Random("offsets-" + name)
         for names, off in ((("ax", "ay", "az"), OFFSET_ACC_MG / 1000.0), (("gx", "gy", "gz"), OFFSET_GYRO_DPS)):
             for c in names:
                 if c in cols:
@@ -145,7 +155,7 @@ def variant(csv, tag):
                         r[j] = r[j] * k + b
     elif tag == "gaps":
         import random
-        rnd = random.Random("gaps-" + Path(csv).name)
+        rnd = random.Random("gaps-" + name)
         holes = []
         t = rnd.expovariate(1.0 / GAP_EVERY_S)
         while rows and t < rows[-1][0]:
@@ -195,8 +205,10 @@ def strap_rotation(name, anywhere):
 
 def variant_labels(labels, tag):
     """The labels of variant(csv, tag): times stretched like the trace."""
-    k = TEMPO.get(tag)
-    if k is None:
+    k = 1.0
+    for one in tag.split("+"):
+        k *= TEMPO.get(one, 1.0)
+    if k == 1.0:
         return labels
     segs = []
     for seg in labels["segments"]:
