@@ -89,6 +89,11 @@ class Engine:
         # the last frame (x, y, z, gyro L1), the one before (x, y, z), frames seen (up to 2)
         self._lf = [0, 0, 0, 0, 0, 0, 0, 0]
         self._reset_filters()
+        # slow vertical accel mean x16: at rest the vertical specific force
+        # is 1 g; a filter reset (a gap, levelling the strap) keeps the
+        # sensor's own, as forgetting a 50 mg offset would integrate into a
+        # 40 cm rise that hides the next lunge
+        self._av16 = 1000 << 4
         self.posture = E.P_UNKNOWN
         self._cand_posture = E.P_UNKNOWN
         self._cand_since = 0
@@ -165,7 +170,6 @@ class Engine:
         self._tremor16 = 0           # smoothed tremor proxy, x16
         self._vel16 = 0              # vertical velocity (mm/s) x16, leaky
         self._pos16 = 0              # vertical position (mm) x16, leaky
-        self._av16 = 1000 << 4       # slow vertical accel mean x16: at rest the vertical specific force is 1 g
         self.holds.reset_motion()
         # the height restarts at 0: a swing measured across that is not one
         self._lunge_state = 0

@@ -341,6 +341,25 @@ def test_settings_combined_are_counted_like_the_original(tag):
     assert s["false_holds"] == 0 and s["false_per_h"] == 0, s
 
 
+def test_a_sensor_reading_over_1g_does_not_hide_a_lunge():
+    """An MPU6050 may read 1 g as 1.06 g (zero-g offset +-50 mg on x, +-3% sensitivity).
+    Resetting the filters (levelling the strap at 153 s of dev-100004) put the vertical
+    specific force's mean back to a nominal 1000 mg; the 60 mg difference, integrated, was a
+    44 cm rise, and the first lunge of the second set was lost in it (14 of 15)."""
+    lines = []
+    for ln in (SYN / "dev-100004.csv").read_text().splitlines():
+        if ln[:1].isdigit():
+            v = ln.split(",")
+            v[1] = "%.4f" % (float(v[1]) + 0.060)
+            ln = ",".join(v)
+        lines.append(ln)
+    an, _, _ = rb_analysis.analyze_lines(lines)
+    lunges = [s for s in json.loads(an.json())["segments"] if s["kind"] == "lunge"]
+    assert [s["reps"] for s in lunges][-1] == 15, lunges
+    # (the first set, begun soon after getting up from the bridges, still starts from the
+    # nominal 1 g and comes out 11 of 12: see "Known limits" in the README)
+
+
 def test_a_hole_in_the_data_does_not_end_a_hold():
     """Dropped samples: the engine fills a short hole by holding the last frame.  Held for
     0.5 s, that one frame's |f| (a plank shakes) read as the pelvis accelerating, the spell
