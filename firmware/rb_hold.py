@@ -281,7 +281,7 @@ class HoldDetector:
             lp3(h, gx, gy, gz, tn.SLOW_SHIFT)
             self._sp_frames += 1
             if self._dz_due >= 0 and t >= self._dz_due:
-                self._measure_entry(t)
+                self._measure_entry(t, p)
         # -- effort: tremor well above the resting level
         eff = keep = False
         if tr16 > 0:
@@ -337,7 +337,7 @@ class HoldDetector:
                 m = x
         self.floor16 = m
 
-    def _measure_entry(self, t):
+    def _measure_entry(self, t, p):
         """The transit into this spell: how far the pelvis went up (+) or down
         (mm), and the head end."""
         self._dz_due = -1
@@ -386,6 +386,11 @@ class HoldDetector:
         elif turned:
             dux = 0                 # (the incline before is that of another posture)
             w[1] = -1
+        elif p == E.P_PRONE and dux <= -tn.COBRA_MIN_MILLI:
+            # face down the head end came down by a cobra's incline (down out
+            # of one): the pelvis tipping that far reads as a lift, and a
+            # plank's way in raises the head end
+            z = 0
         elif (w[1] >= 0 and -tn.HOLD_LIFT_MIN_MM < z < tn.HOLD_LIFT_MIN_MM
               and 2 * dux < tn.COBRA_MIN_MILLI and -2 * dux < tn.COBRA_MIN_MILLI):
             # a wobble after a short spell, back to about the same place: the
@@ -477,11 +482,6 @@ class HoldDetector:
         if self._eff_t >= 0 and self._eff_frames * 100 >= self._sp_frames * tn.HOLD_EFFORT_SHARE_PCT:
             b = B_EFFORT
         dz = self._entry_dz
-        if p == E.P_PRONE and self._entry_dux <= -tn.COBRA_MIN_MILLI:
-            # the head end came down by a cobra's incline (down out of one):
-            # the pelvis tipping that far reads as a lift in |f|, and a plank's
-            # way in raises the head end
-            dz = self._entry_dz = 0
         if tn.HOLD_LIFT_MIN_MM <= dz <= tn.HOLD_LIFT_MAX_MM:
             b |= B_LIFTED       # the pelvis went up into it
         if p != E.P_SUPINE and self._entry_dux >= tn.COBRA_MIN_MILLI:
