@@ -649,33 +649,21 @@ class Engine:
                 self._ex_end(self._quiet_since, False)
                 self._ex_active = False
                 self._last_quiet_t = t
-                self._rest_on_way(t)
+                # it rested a while part way out before going on to its peak:
+                # the baseline was not where the body rests (lying face down,
+                # then up onto all fours: the same posture), that place is
+                s = self._bst
+                n = s[0]
+                if n and not s[5] and not self.holds.on:
+                    d1 = (by * s[3] - bz * s[2]) // (1000 * n)
+                    d2 = (bz * s[1] - bx * s[3]) // (1000 * n)
+                    d = isqrt(d1 * d1 + d2 * d2)
+                    if d >= tn.REP_HI_MILLI and 2 * d <= self._dmax:
+                        _seat(b, s[1], s[2], s[3], n)
         else:
             self._quiet_since = -1
         if self._ex_active and t - self._ex_start > tn.REP_MAX_MS + ext:
             self._reseat(t, ux, uy, uz)
-
-    def _rest_on_way(self, t):
-        # the excursion rested a while part way out before going on to its
-        # peak: the baseline was not where the body rests (lying face down,
-        # then up onto all fours: the same posture), that place is
-        s = self._bst
-        if s[0] == 0 or s[5] or self.holds.on:
-            return
-        n = s[0]
-        b = self._b16
-        bx = b[0] >> 4
-        by = b[1] >> 4
-        bz = b[2] >> 4
-        sx = s[1] // n
-        sy = s[2] // n
-        sz = s[3] // n
-        d1 = (by * sz - bz * sy) // 1000
-        d2 = (bz * sx - bx * sz) // 1000
-        d = isqrt(d1 * d1 + d2 * d2)
-        if d < self.tun.REP_HI_MILLI or 2 * d > self._dmax:
-            return
-        _seat(b, s[1], s[2], s[3], n)
 
     def _held_back(self, t, ux, uy, uz):
         """After a departure that stayed away longer than a rep holds: is the
