@@ -113,18 +113,12 @@ class StepCounter:
         dt = t_ms - self.last_step
         if dt < self.tun.STEP_MIN_MS:
             return
-        if self.walking and dt * 100 < self.last_interval * self.tun.STEP_REFRACT_PCT:
-            return      # the second bump of one step (heel strike, then toe-off)
         if not self.walking or h * 100 >= self.peak_avg * self.tun.STEP_REL_WALK_PCT:
             # (a weak bump let in on the beat does not lower the bar for the
             # next: shuffling to a stop would otherwise count ever weaker sway)
             self.peak_avg += (h - self.peak_avg) >> 3
         if self.walking:
             iv = self.iv
-            if dt * 10 > iv * 18 and h * 100 < self.peak_avg * self.tun.STEP_STOP_PCT:
-                # a late, weak bump after the rhythm broke: the walk is over
-                self._end_walk(t_ms)
-                return
             if on_beat:
                 self.paused = False
             self.last_step = t_ms

@@ -92,8 +92,6 @@ class Tunables:
     STEP_REL_WALK_PCT = 20        # ... inside a confirmed bout
     STEP_REL_RHYTHM_PCT = 10      # ... or this share when the peak comes on the beat (turn and closing steps are weak)
     STEP_RHYTHM_PCT = 200         # on the beat: within 200% of the bout's typical step interval of the last step
-    STEP_REFRACT_PCT = 0          # in a bout, a peak sooner than this % of the last interval is the same step (0: off)
-    STEP_STOP_PCT = 0             # in a bout, a bump this weak (% of mean) after a long pause ends the walk (0: off)
     STEP_MIN_MS = 350
     STEP_MAX_MS = 1400
     STEP_FIRST_WEAK_PCT = 40      # a bout's first bump under this share of its next ones is the push-off into the first step
