@@ -416,7 +416,12 @@ class HoldDetector:
         elif self._quiet_t < back:
             self._quiet_t = back
         ms = self._sp_frames * self.frame_ms
-        if ms >= self.tun.HOLD_SPELL_MS or self._tr_t < 0:
+        # (a spell over before its way in was measured, with no turn since that
+        # way in began, was a pause in it: a plank pushed up slowly stops
+        # half-way; measured from the pause, the way in was its second half)
+        pause = (self._dz_due >= 0 and self._tr_t >= 0
+                 and self._posture_t - self.tun.POSTURE_SETTLE_MS < self._tr_t - _MARGIN_MS)
+        if (ms >= self.tun.HOLD_SPELL_MS and not pause) or self._tr_t < 0:
             # (after a spell too short to be a position the transit goes on:
             # the lift is measured over all of it)
             # (the way in began where the body last stayed quiet a while: a

@@ -404,3 +404,18 @@ def test_a_set_right_after_a_cat_cow_set_keeps_its_first_rep(seed, then):
     s.still(6.0)
     want, got = _labelled_and_found(s)
     assert want == [("cat_cow", 6), (then, 6 if then == "cat_cow" else 8)] and got == want
+
+
+def test_a_plank_pushed_up_with_a_pause_is_measured_from_the_floor():
+    """Our generator's seed 73, prone_default_200hz_acc: the second plank was pushed up with
+    a half-second pause half-way.  The pause was a still spell over before its way in was
+    measured, and the way into the plank was measured from it: its second half, -78 mm (a
+    lowering), and the 58 s plank was taken for a cobra held by effort.  A spell that ends
+    before its way in is measured, with no turn since that way in began, is now a pause in
+    it, and the way in is measured from where it began."""
+    tr = G.generate_trace("prone_default_200hz_acc", seed=73)
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    want = [(s["kind"], s["hold_s"]) for s in tr.labels["segments"] if "hold_s" in s]
+    got = [(s["kind"], s["hold_s"]) for s in json.loads(an.json())["segments"] if "hold_s" in s]
+    assert [k for k, _ in got] == [k for k, _ in want], got
+    assert all(abs(g - w) <= 1.0 for (_, g), (_, w) in zip(got, want)), (got, want)
