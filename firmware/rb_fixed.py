@@ -36,19 +36,6 @@ def asin_ddeg(s_milli):
     return -v if neg else v
 
 
-def norm3(x, y, z):
-    """Euclidean length of an int vector with components up to ~18000."""
-    return isqrt(x * x + y * y + z * z)
-
-
-def clamp(v, lo, hi):
-    if v < lo:
-        return lo
-    if v > hi:
-        return hi
-    return v
-
-
 def lp3(v, x, y, z, k):
     """One step of a shift low-pass on a 3-vector kept x16: v += (16*x - v) / 2**k."""
     v[0] += ((x << 4) - v[0]) >> k
