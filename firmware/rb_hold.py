@@ -64,6 +64,8 @@ _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
 _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after it began
+_LEVEL_TURN_MILLI = const(87)   # a way in that inclined the head end ~5 deg or more ...
+_LEVEL_STEP_MG = const(10)      # ... starts from the level before it, if within this of the spell's
 _GAP_FRAMES = const(5)      # movement goes on through calm gaps shorter than this (where a lift
                             # turns from accelerating to decelerating)
 _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was noticed
@@ -361,6 +363,7 @@ class HoldDetector:
         if n > self._fn:
             n = self._fn if self._fn < _FB_N else 0
         measured = n > n_post + 1 and not self._blind
+        dux = self._ux - self._pre_ux if self._pre_ux != _UNSET else 0
         self._blind = False
         if measured:
             fb = self._fb
@@ -369,14 +372,33 @@ class HoldDetector:
             for k in range(n - n_post, n):
                 post += fb[(i0 + k) % _FB_N]
             post //= n_post
+            # the sensor's own 1 g differs between attitudes (its offsets
+            # and gains: a 30 mg offset tipped 15 degrees is 8 mg, and over
+            # a 2 s push up into a plank that read as anything from -10 to
+            # 320 mm), so across a way in that turned the body the level goes
+            # over from the frames before it to the spell's.  (Only a small
+            # step: a bigger one is the movement already under way.)
+            k0 = n - n_post
+            m = _LIFT_LEAD if k0 > _LIFT_LEAD else k0
+            pre = 0
+            for k in range(m):
+                pre += fb[(i0 + k) % _FB_N]
+            pre = pre // m if m else post
+            if (pre - post > _LEVEL_STEP_MG or post - pre > _LEVEL_STEP_MG
+                    or (dux < _LEVEL_TURN_MILLI and -dux < _LEVEL_TURN_MILLI)):
+                pre = post
             v = 0
             for k in range(n):
-                v += fb[(i0 + k) % _FB_N] - post
+                ref = post
+                if k < m:
+                    ref = pre
+                elif k < k0:
+                    ref = pre + (post - pre) * (k - m) // (k0 - m)
+                v += fb[(i0 + k) % _FB_N] - ref
                 z += v
             z -= v * n // 2         # the level error the left-over velocity shows
             # z is mg * frames^2: x 9.807 mm/s^2 per mg x (frame_ms / 1000 s)^2
             z = z * 9807 // 1000 * fm * fm // 1000000
-        dux = self._ux - self._pre_ux if self._pre_ux != _UNSET else 0
         # what this transit itself measured (-1: nothing), before any carry
         lift = (z if z > 0 else -z) if measured and not turned and not rep else -1
         w = self._way
