@@ -537,6 +537,10 @@ class Engine:
             if ap >= ar:
                 if pitch * self._dir_p > 0:
                     k += tn.BASE_TOWARD_SHIFT
+                    if self._set_kind != E.K_NONE:
+                        # (a set's reps held long, with short rests between,
+                        # dragged it over: 4 deg pelvic tilts came to read 2.6)
+                        k += tn.BASE_TOWARD_SHIFT
             elif roll * self._dir_r > 0:
                 k += tn.BASE_TOWARD_SHIFT
             if dev >= tn.REP_LO_MILLI:
