@@ -1,6 +1,5 @@
 """Tests of calibration_data/generator.py: trace/label format, determinism, physics, label consistency."""
 
-import importlib.util
 import json
 import math
 import pathlib
@@ -12,9 +11,7 @@ import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("rb_generator", ROOT / "calibration_data" / "generator.py")
-G = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(G)
+from genmodule import G
 
 KINDS = {"bridge", "leg_raise", "pelvic_tilt", "bird_dog", "lunge", "cat_cow", "knee_twist", "plank",
          "side_plank", "cobra", "walk"}

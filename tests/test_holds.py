@@ -11,6 +11,7 @@ import rb_analysis  # noqa: E402
 import rb_events as E  # noqa: E402
 import rb_hold  # noqa: E402
 import rb_tunables  # noqa: E402
+from genmodule import G
 
 SYN = paths.SHARED / "datasets" / "synthetic-dev"
 FRAME_MS = 40
@@ -213,14 +214,6 @@ def test_no_hold_in_rest_and_fidgets():
         assert [s for s in json.loads(an.json())["segments"] if "hold_s" in s] == [], name
 
 
-def _generator():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("rb_generator", paths.CALIBRATION / "generator.py")
-    g = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(g)
-    return g
-
-
 @pytest.mark.parametrize("seed", [5, 11, 18, 27, 29])
 def test_a_planks_lift_does_not_depend_on_the_sensors_offsets(seed):
     """The lift into a plank is integrated from the vertical specific force less the level
@@ -231,7 +224,6 @@ def test_a_planks_lift_does_not_depend_on_the_sensors_offsets(seed):
     Across a way in that turned the body the level now goes over from the one before it to
     the spell's.  Two 30 s planks from lying, each rendered at 200 and 50 Hz without gyro
     and at 100 Hz with: all found, as planks, within 1 s."""
-    G = _generator()
     s = G.Session(seed=seed)
     s.move_to("prone")
     s.rest(5.0, 0.0)

@@ -6,18 +6,15 @@ pelvic tilts (small enough that only its first rep passes the start bar),
 propping up on an elbow right after a bridge set, and a plank with a steep
 incline (a plank, not a cobra, because the pelvis went up into it).
 """
-import importlib.util
 import json
 
 import pytest
 
-from repbelt import paths
+from repbelt import paths  # noqa: F401  (puts firmware/ on the path)
 
 import rb_analysis  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("rb_generator", paths.CALIBRATION / "generator.py")
-G = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(G)
+from genmodule import G
 
 
 def _fixed_range(sess, deg):
