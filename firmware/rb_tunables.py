@@ -18,7 +18,7 @@ class Tunables:
     LP_SHIFT = 3                  # gravity low-pass: tau = 2**3 frames ~ 0.32 s
     SLOW_SHIFT = 6                # slow gravity (vertical axis, sway drift removal): ~2.6 s
     BASE_SHIFT = 7                # rep baseline adaptation when idle: ~5 s ...
-    BASE_TOWARD_SHIFT = 2         # ... 4x slower toward the side the reps go (16x while a set is on)
+    BASE_TOWARD_SHIFT = 2         # ... 4x slower toward the side the reps go (pitching reps in a set: 16x)
     BASE_BAND_SHIFT = 2           # ... and 4x slower while away from rest (between REP_LO and REP_HI)
     POSTURE_ENTER_MILLI = 700     # cos of the cone (~45 deg) around each posture's gravity axis
     POSTURE_LEAVE_MILLI = 600     # ... and is left only below cos ~53 deg (hysteresis)
