@@ -395,6 +395,7 @@ class Engine:
         if t - self._cand_since >= self.tun.POSTURE_SETTLE_MS:
             prev = self.posture
             self.posture = p
+            self.holds.lying = False    # (not known in the new posture)
             self._posture_changed(t)
             self.emit((E.EV_POSTURE, t, p, prev, 0, 0, 0, 0))
 
@@ -1181,11 +1182,13 @@ class Engine:
         # rolls side to side.  On all fours a lifted leg can only tip the
         # pelvis head end down (hip extension pulls it into anterior tilt);
         # the head end rises with the sides only when the chest comes up off
-        # the floor too: the prone alternating arm-leg lift
+        # the floor too: the prone alternating arm-leg lift.  And after the
+        # body was seen lying down onto the floor, no hands and knees: a
+        # single-leg lift lying face down tips the head end down too
         tilt = 0
         for i in range(self._pend_n):
             tilt += self._pend[i][6]
-        return E.K_LEG_RAISE if tilt < 0 else E.K_BIRD_DOG
+        return E.K_LEG_RAISE if tilt < 0 or self.holds.lying else E.K_BIRD_DOG
 
     def _count(self, t_end, kind, side, dur, rng, pitch):
         sk = self._set_kind

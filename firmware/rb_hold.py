@@ -66,6 +66,7 @@ _LIFT_LEAD = const(4)       # frames the lift is integrated from before the tran
 _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after it began
 _LEVEL_TURN_MILLI = const(87)   # a way in that inclined the head end ~5 deg or more ...
 _LEVEL_STEP_MG = const(10)      # ... starts from the level before it, if within this of the spell's
+_LYING_DROP_MM = const(300)  # face down, a way in that lowered the pelvis this far lay down on the floor
 _GAP_FRAMES = const(5)      # movement goes on through calm gaps shorter than this (where a lift
                             # turns from accelerating to decelerating)
 _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was noticed
@@ -112,6 +113,11 @@ class HoldDetector:
         # the biggest lift or drop measured into a spell since the engine set
         # this to -1 (none): a rep that lifts the pelvis (bridge) shows here
         self.lift_mm = -1
+        # face down, the pelvis was last seen going down onto the floor: a way
+        # in that lowered it _LYING_DROP_MM (from all fours 40 cm, from a
+        # plank 20-45) and none since that lifted it a plank's height, nor a
+        # change of posture (the engine clears it)
+        self.lying = False
         self.reset_motion()
         self._reset_hold()
 
@@ -401,6 +407,13 @@ class HoldDetector:
             z = z * 9807 // 1000 * fm * fm // 1000000
         # what this transit itself measured (-1: nothing), before any carry
         lift = (z if z > 0 else -z) if measured and not turned and not rep else -1
+        if measured and not rep and p == E.P_PRONE:
+            # (a way in measured from where a turn settled counts: rolled
+            # over, then lifted onto hands and knees)
+            if z >= tn.HOLD_LIFT_MIN_MM:
+                self.lying = False
+            elif z <= -_LYING_DROP_MM:
+                self.lying = True
         w = self._way
         if rep:
             z = dux = 0

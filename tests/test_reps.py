@@ -191,6 +191,27 @@ def _prone_rolls(s, n, roll_deg, theta_deg, up_s):
     return _face_down_reps(s, "leg_raise", [(roll_deg, theta_deg)] * n, up_s=up_s, hold_s=0.1, pause_s=(2.0, 2.4))
 
 
+@pytest.mark.parametrize("seed", [1, 3, 5])
+@pytest.mark.parametrize("lie_down", [True, False])
+def test_side_to_side_rolls_after_lying_down_are_leg_raises(seed, lie_down):
+    """Alternating rolls that tip the head end down are a bird dog's on all fours, and a
+    single-leg lift's lying face down (hip extension tilts the pelvis the same way).  Both are
+    face down to the sensor; lying down from all fours lowers the pelvis 40 cm, and after that
+    they were taken for bird dogs (our generator: 2 sets of 73)."""
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to("fours")
+    s.rest(4.0, 0.0)
+    kind = "bird_dog"
+    if lie_down:
+        s.move_to("prone")
+        s.rest(5.0, 0.0)
+        kind = "leg_raise"
+    _face_down_reps(s, kind, [(5.0 if i % 2 == 0 else -5.0, 3.0) for i in range(8)])
+    s.still(6.0)
+    assert _labelled_and_found(s) == ([(kind, 8)], [(kind, 8)])
+
+
 @pytest.mark.parametrize("posture", ["prone", "supine"])
 @pytest.mark.parametrize("seed", [1, 3, 4])
 def test_two_shifts_of_weight_to_one_side_are_no_set(seed, posture):
