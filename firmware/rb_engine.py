@@ -987,10 +987,18 @@ class Engine:
                 # last one, the leaky height overshooting)
                 if tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM:
                     striding = self.steps.striding_at(t - dur)
+                    since = t - dur
+                    pl = self._pend[0] if self._pend_n else None
+                    if (striding and pl is not None and pl[1] == E.K_LUNGE and self.steps.walk_start >= pl[5]
+                            and since - pl[0] <= tn.LUNGE_MAX_MS):
+                        # the walk began after the lunge just before this one
+                        # did: its steps were the lunges' own, out and back
+                        striding = False
+                        since = pl[5]
                     if not striding and self.steps.walking:
                         # standing still before it (a walk stays open through
                         # a stop): its steps are not the walk's, which ends there
-                        self.steps.cancel(t - dur)
+                        self.steps.cancel(since)
                     if not striding or swing >= tn.LUNGE_RISE_WALK_MM:
                         self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - self._lunge_low_t > tn.LUNGE_MAX_MS:

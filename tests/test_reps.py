@@ -255,6 +255,24 @@ def test_lunges_soon_after_a_walk_keep_the_walk_and_every_lunge(amp, still_s):
     assert want == [("walk", 62), ("lunge", 8)] and got == want
 
 
+@pytest.mark.parametrize("seed", [5, 20])
+def test_lunges_straight_after_getting_up_are_not_taken_for_a_walk(seed):
+    """Getting up off the floor swings the pelvis up like a lunge's rise, and that candidate
+    waited for a second lunge to start the set; meanwhile the lunges' own steps out and back
+    (a bump every 0.6-0.9 s) had confirmed a walk, and the second lunge was then held to the
+    mid-walk depth and lost (our generator: 5 lunge sets one short).  A walk that began after
+    the lunge just before did is made of its steps."""
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to("supine")
+    s.rest(5.0, 0.0)
+    s.move_to("stand")
+    s.rest(0.5, 0.0)
+    s.lunge(8)
+    s.still(5.0)
+    assert _labelled_and_found(s) == ([("lunge", 8)], [("lunge", 8)])
+
+
 @pytest.mark.parametrize("seed", [0, 2, 4])
 def test_one_cat_cow_is_no_set_and_a_set_is_counted_whole(seed):
     # One pitch down and back up (a lone cat-cow, or leaving a plank) was a set of 1:
