@@ -224,7 +224,9 @@ class HoldDetector:
             q = abs(gx - q * sx // sn) + abs(gy - q * sy // sn) + abs(gz - q * sz // sn)
             if q > lim:
                 moving = True
-            if 2 * q > lim:
+            if 5 * q > 2 * lim:
+                # (quiet: within 40% of the limit; a movement eases in, and at
+                # half of it the last quiet frame came up to a second late)
                 quiet = False
         if moving:
             self._gap_n = 0
