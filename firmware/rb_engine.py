@@ -395,7 +395,6 @@ class Engine:
         if t - self._cand_since >= self.tun.POSTURE_SETTLE_MS:
             prev = self.posture
             self.posture = p
-            self.holds.lying = False    # (not known in the new posture)
             self._posture_changed(t)
             self.emit((E.EV_POSTURE, t, p, prev, 0, 0, 0, 0))
 

@@ -116,7 +116,7 @@ class HoldDetector:
         # face down, the pelvis was last seen going down onto the floor: a way
         # in that lowered it _LYING_DROP_MM (from all fours 40 cm, from a
         # plank 20-45) and none since that lifted it a plank's height, nor a
-        # change of posture (the engine clears it)
+        # change of posture
         self.lying = False
         self.reset_motion()
         self._reset_hold()
@@ -680,6 +680,7 @@ class HoldDetector:
     def posture_changed(self, t):
         self.end(self._calm_t)
         self._posture_t = t
+        self.lying = False      # (not known in the new posture)
 
 
 def _acc2(a, i, q):
