@@ -255,18 +255,21 @@ class HoldDetector:
             # attitude, a lift or a lowering is not); its mean |f| is the
             # still level from then on
             an = self._an
+            # (|f| itself, smoothed like va: va is less the slow mean, which
+            # after a lift relaxes for seconds and kept moving the start)
+            lv = va + (self._fs16 >> 4)
             if (an[_AN_T] < 0 or abs(ux - an[0]) + abs(uy - an[1]) + abs(uz - an[2]) > tn.REST_SPELL_MILLI
-                    or va - an[_AN_LO] > 2 * mv or an[_AN_HI] - va > 2 * mv):
+                    or lv - an[_AN_LO] > 2 * mv or an[_AN_HI] - lv > 2 * mv):
                 an[0] = ux
                 an[1] = uy
                 an[2] = uz
                 an[_AN_T] = t
                 an[_AN_FS] = an[_AN_N] = 0
-                an[_AN_LO] = an[_AN_HI] = va
-            if va < an[_AN_LO]:
-                an[_AN_LO] = va
-            elif va > an[_AN_HI]:
-                an[_AN_HI] = va
+                an[_AN_LO] = an[_AN_HI] = lv
+            if lv < an[_AN_LO]:
+                an[_AN_LO] = lv
+            elif lv > an[_AN_HI]:
+                an[_AN_HI] = lv
             an[_AN_FS] += fn
             an[_AN_N] += 1
             if t - an[_AN_T] >= tn.HOLD_SPELL_MS:
