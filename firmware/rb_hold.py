@@ -103,7 +103,7 @@ class HoldDetector:
         self.floor16 = 0            # the resting tremor, x16 (0: not known yet)
         self._h16 = [_UNSET, 0, 0]  # the spell's slow gravity, x16
         # the still-cone run: anchor direction (unit x1000), start (-1: none),
-        # sum of |f| and frames over it, range of va over it
+        # sum of |f| and frames over it, range of smoothed |f| over it
         self._an = [0, 0, 0, -1, 0, 0, 0, 0]
         # the spell's sway and shake of |f|, and the hold's sway: sums of squares and counts
         self._acc = [0, 0, 0, 0, 0, 0]
