@@ -412,13 +412,6 @@ class HoldDetector:
             z = z * 9807 // 1000 * fm * fm // 1000000
         # what this transit itself measured (-1: nothing), before any carry
         lift = (z if z > 0 else -z) if measured and not turned and not rep else -1
-        if measured and not rep and p == E.P_PRONE:
-            # (a way in measured from where a turn settled counts: rolled
-            # over, then lifted onto hands and knees)
-            if z >= tn.HOLD_LIFT_MIN_MM:
-                self.lying = False
-            elif z <= -_LYING_DROP_MM:
-                self.lying = True
         w = self._way
         if rep:
             z = dux = 0
@@ -440,6 +433,14 @@ class HoldDetector:
             dux = w[3]
             w[0] = w[1]
             measured = True
+        if p == E.P_PRONE:
+            # (the way in as the rules above left it: a rep's way back and a
+            # cobra's way down say nothing; one measured from where a turn
+            # settled counts: rolled over, then lifted onto hands and knees)
+            if z >= tn.HOLD_LIFT_MIN_MM:
+                self.lying = False
+            elif z <= -_LYING_DROP_MM:
+                self.lying = True
         self._tr_t = -1
         self._entry_dz = z
         self._entry_dux = dux
