@@ -37,6 +37,20 @@ import rb_mount
 import rb_steps
 import rb_tunables
 
+try:
+    from micropython import const
+except ImportError:         # CPython, importing the same file on the host
+    def const(x):  # type: ignore[misc]
+        return x
+
+# the lunge swing's state in Engine._lg
+_LG_STATE = const(0)
+_LG_START = const(1)
+_LG_MIN = const(2)
+_LG_HI = const(3)
+_LG_TOP = const(4)
+_LG_LOW_T = const(5)
+
 MOUNT_DEFAULT = 0
 MOUNT_CALIBRATE = 1
 MOUNT_UNKNOWN = 2
@@ -83,11 +97,12 @@ class Engine:
         # bin accumulators
         self._bin_end = -1
         self._n = 0
-        self._sx = self._sy = self._sz = 0
-        self._wx = self._wy = self._wz = 0
+        self._acc = [0, 0, 0, 0, 0, 0]   # sums of ax, ay, az, gx, gy, gz
         self._t_last = -1
         # the last frame (x, y, z, gyro L1), the one before (x, y, z), frames seen (up to 2)
         self._lf = [0, 0, 0, 0, 0, 0, 0, 0]
+        # the lunge swing (_LG_*): state (0 up, 1 dropped), start, low, recent high, top, time of the drop
+        self._lg = [0, 0, 0, 0, 0, 0]
         self._reset_filters()
         # slow vertical accel mean x16: at rest the vertical specific force
         # is 1 g; a filter reset (a gap, levelling the strap) keeps the
@@ -135,14 +150,14 @@ class Engine:
                     self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -2)
                     tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
-        n = self._n
-        self._sx += ax
-        self._sy += ay
-        self._sz += az
-        self._wx += gx
-        self._wy += gy
-        self._wz += gz
-        self._n = n + 1
+        a = self._acc
+        a[0] += ax
+        a[1] += ay
+        a[2] += az
+        a[3] += gx
+        a[4] += gy
+        a[5] += gz
+        self._n += 1
         self._t_last = t_ms
 
     def hint(self, kind):
@@ -172,24 +187,23 @@ class Engine:
         self._pos16 = 0              # vertical position (mm) x16, leaky
         self.holds.reset_motion()
         # the height restarts at 0: a swing measured across that is not one
-        self._lunge_state = 0
-        self._lunge_hi = 0
+        self._lg[_LG_STATE] = self._lg[_LG_HI] = 0
 
     def _gap(self, t_ms):
         # a long hole: filters restart; an excursion in progress is void
         self._reset_filters()
         self._reset_rep_state()
-        self._lunge_state = 0
 
     def _close_bin(self):
         n = self._n
         t = self._t_last
-        fx = self._sx // n
-        fy = self._sy // n
-        fz = self._sz // n
+        a = self._acc
+        fx = a[0] // n
+        fy = a[1] // n
+        fz = a[2] // n
         wl1 = 0
         if self.has_gyro:
-            wl1 = (abs(self._wx) + abs(self._wy) + abs(self._wz)) // n
+            wl1 = (abs(a[3]) + abs(a[4]) + abs(a[5])) // n
         # tremor proxy: second difference of the frame means (a high-pass
         # rising to 12.5 Hz, where muscle tremor lives: a 10 Hz tremor passes
         # at x3.6, the movement of a rep or a transit at under x0.02)
@@ -203,8 +217,7 @@ class Engine:
         lf[5] = lf[1]
         lf[6] = lf[2]
         self._n = 0
-        self._sx = self._sy = self._sz = 0
-        self._wx = self._wy = self._wz = 0
+        a[0] = a[1] = a[2] = a[3] = a[4] = a[5] = 0
         lf[0] = fx
         lf[1] = fy
         lf[2] = fz
@@ -459,11 +472,10 @@ class Engine:
         self._dir_p = self._dir_r = 0     # direction the reps keep going (pitch, roll), 0: none
         self._last_p = self._last_r = 0
         self._ex_active = False
-        self._ex_start = 0
+        self._ex_set(0, 0, 0)             # the excursion's start, peak pitch and roll
         self._hold_ext = 0                # extra ms a rep may take if held (in a set), see _ext_ms
         self._quiet_since = -1
         self._last_quiet_t = 0
-        self._pmax = self._pmin = self._rmax = self._rmin = 0
         self._dmax = 0                    # the excursion's largest whole tilt
         self._pk16 = 0                    # recent reps' peak tilt, x16 (0: none yet in this posture)
         self._prev_end = -100000          # the last rep candidate: its end, peak tilt and way
@@ -483,12 +495,18 @@ class Engine:
         for i in range(20):
             sh[i] = 0
         sh[11] = -1
-        self._lunge_state = 0
-        self._lunge_start = 0
-        self._lunge_min = 0
-        self._lunge_hi = 0
-        self._lunge_top = 0
-        self._lunge_low_t = 0
+        lg = self._lg
+        for i in range(6):
+            lg[i] = 0
+
+    def _ex_set(self, start, p, r):
+        # type: (int, int, int) -> None
+        """The excursion began at start; its peak pitch and roll so far are p, r."""
+        self._ex_start = start
+        self._pmax = p if p > 0 else 0
+        self._pmin = p if p < 0 else 0
+        self._rmax = r if r > 0 else 0
+        self._rmin = r if r < 0 else 0
 
     def _excursion(self, t, ux, uy, uz):
         p = self.posture
@@ -504,8 +522,8 @@ class Engine:
         if p == E.P_PRONE:
             pitch = -pitch
             roll = -roll
-        ap = pitch if pitch > 0 else -pitch
-        ar = roll if roll > 0 else -roll
+        ap = abs(pitch)
+        ar = abs(roll)
         # the whole tilt away from the baseline (a leg lift tips and rolls the pelvis at once)
         dev = isqrt(pitch * pitch + roll * roll)
         tn = self.tun
@@ -568,13 +586,12 @@ class Engine:
                     hi = h
             if dev > hi:
                 self._ex_active = True
-                self._ex_start = self._last_quiet_t
+                self._ex_set(self._last_quiet_t, 0, 0)
                 # inside a set the reps may be held (a bird dog for 5-10 s):
                 # only outside one is a long still spell soon a new position
                 self._hold_ext = tn.REP_SET_HOLD_EXTRA_MS if (self._set_kind != E.K_NONE
                                                              and self._set_reps >= 2) else 0
                 self.holds.lift_mm = -1
-                self._pmax = self._pmin = self._rmax = self._rmin = 0
                 self._dmax = 0
                 self._quiet_since = -1
                 self._ex_sign = 0
@@ -625,12 +642,8 @@ class Engine:
             elif sgn != self._ex_sign:
                 self._ex_end(t, True)
                 self._ex_active = True
-                self._ex_start = t
-                self._pmax = pitch if pitch > 0 else 0
+                self._ex_set(t, pitch, roll)
                 self._dmax = dev
-                self._pmin = pitch if pitch < 0 else 0
-                self._rmax = roll if roll > 0 else 0
-                self._rmin = roll if roll < 0 else 0
                 self._ex_sign = sgn
                 self._quiet_since = -1
                 return
@@ -723,11 +736,7 @@ class Engine:
             self._replay(sh[0], sh[1], sh[2], sh[3])
 
     def _replay(self, start, end, p, r):
-        self._ex_start = start
-        self._pmax = p if p > 0 else 0
-        self._pmin = p if p < 0 else 0
-        self._rmax = r if r > 0 else 0
-        self._rmin = r if r < 0 else 0
+        self._ex_set(start, p, r)
         self._ex_end(end, False)
 
     def _shadow(self, t, ux, uy, uz, prone):
@@ -877,8 +886,8 @@ class Engine:
             return
         pk_p = self._pmax if self._pmax > -self._pmin else self._pmin
         pk_r = self._rmax if self._rmax > -self._rmin else self._rmin
-        ap = pk_p if pk_p > 0 else -pk_p
-        ar = pk_r if pk_r > 0 else -pk_r
+        ap = abs(pk_p)
+        ar = abs(pk_r)
         # reps going one way again and again: remember that way (to and fro: none)
         if ap >= ar:
             d = 1 if pk_p > 0 else -1
@@ -944,8 +953,7 @@ class Engine:
         if self.posture != E.P_UPRIGHT:
             self._vel16 = self._pos16 = 0
             self._av16 = 1000 << 4         # at rest the vertical specific force is 1 g
-            self._lunge_state = 0
-            self._lunge_hi = 0
+            self._lg[_LG_STATE] = self._lg[_LG_HI] = 0
             return
         self._av16 += ((av << 4) - self._av16) >> 6
         a = av - (self._av16 >> 4)                      # mg, gravity removed
@@ -957,29 +965,30 @@ class Engine:
         self._pos16 -= self._pos16 >> k
         pos = self._pos16 >> 4
         tn = self.tun
+        lg = self._lg
         # the leaky estimate wanders, so a lunge is a swing: a drop from the
         # recent high, then a rise from the low
-        if self._lunge_state == 0:
-            if pos >= self._lunge_hi:
-                self._lunge_hi = pos
+        if lg[_LG_STATE] == 0:
+            if pos >= lg[_LG_HI]:
+                lg[_LG_HI] = pos
             else:
-                self._lunge_hi -= (self._lunge_hi - pos) >> 5
-            if pos > self._lunge_hi - (tn.LUNGE_DROP_MM >> 2) or self._vel16 >= 0:
-                self._lunge_start = t       # still up there, or not going down: the drop has not begun
-            if pos < self._lunge_hi - tn.LUNGE_DROP_MM:
-                self._lunge_state = 1
-                self._lunge_min = pos
-                self._lunge_top = self._lunge_hi
-                self._lunge_low_t = t
+                lg[_LG_HI] -= (lg[_LG_HI] - pos) >> 5
+            if pos > lg[_LG_HI] - (tn.LUNGE_DROP_MM >> 2) or self._vel16 >= 0:
+                lg[_LG_START] = t       # still up there, or not going down: the drop has not begun
+            if pos < lg[_LG_HI] - tn.LUNGE_DROP_MM:
+                lg[_LG_STATE] = 1
+                lg[_LG_MIN] = pos
+                lg[_LG_TOP] = lg[_LG_HI]
+                lg[_LG_LOW_T] = t
         else:
-            if pos < self._lunge_min:
-                self._lunge_min = pos
-            if pos > self._lunge_min + tn.LUNGE_RISE_MM:
-                self._lunge_state = 0
-                self._lunge_hi = pos
-                dur = t - self._lunge_start
-                self._lunge_start = t
-                swing = self._lunge_top - self._lunge_min      # how deep it went
+            if pos < lg[_LG_MIN]:
+                lg[_LG_MIN] = pos
+            if pos > lg[_LG_MIN] + tn.LUNGE_RISE_MM:
+                lg[_LG_STATE] = 0
+                lg[_LG_HI] = pos
+                dur = t - lg[_LG_START]
+                lg[_LG_START] = t
+                swing = lg[_LG_TOP] - lg[_LG_MIN]      # how deep it went
                 # walking bounces the pelvis too: mid-walk only a deep drop is
                 # a lunge; and a lunge comes back up about as far as it went
                 # down (a rise of over twice a shallow dip is the end of the
@@ -1000,12 +1009,12 @@ class Engine:
                         self.steps.cancel(since)
                     if not striding or swing >= tn.LUNGE_RISE_WALK_MM:
                         self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
-            elif t - self._lunge_low_t > tn.LUNGE_MAX_MS:
+            elif t - lg[_LG_LOW_T] > tn.LUNGE_MAX_MS:
                 # (timed from the real drop: the leaky height's slow sag
                 # before it is not part of the lunge)
-                self._lunge_state = 0
-                self._lunge_hi = pos
-                self._lunge_start = t
+                lg[_LG_STATE] = 0
+                lg[_LG_HI] = pos
+                lg[_LG_START] = t
 
     # ---------------------------------------------------------------- sets
     def _reset_set(self):
