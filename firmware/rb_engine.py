@@ -607,9 +607,23 @@ class Engine:
         if self._sh[11] >= 0:
             self._shadow(t, ux, uy, uz, p == E.P_PRONE)
         if held or (self._seat_tmp and self._sp[4] * self.frame_ms >= tn.REST_SPELL_MS):
-            if held and not self._seat_tmp and self._dmax * 100 >= (self._pk16 >> 4) * tn.REP_SET_HOLD_PCT:
-                # (unless the body soon comes back: then it was a rep held
-                # long; one far smaller than the reps here is not one)
+            sh = self._sh
+            keep = held and not self._seat_tmp and self._dmax * 100 >= (self._pk16 >> 4) * tn.REP_SET_HOLD_PCT
+            # (unless the body soon comes back: then it was a rep held long;
+            # one far smaller than the reps here is not one)
+            if self._seat_tmp and sh[11] == 1:
+                # settling in, the body rested a moment (SEAT_SPELL_MS) before
+                # going on here: this may be the first rep's top, held (a
+                # bird dog), and that moment the start position.  Coming back
+                # there soon says so: the rep measured from it counts
+                self._ex_set(sh[12], sh[6], sh[7])
+                self._dmax = sh[10]
+                s = self._bst
+                bx = s[1] // s[0]
+                by = s[2] // s[0]
+                bz = s[3] // s[0]
+                keep = True
+            if keep:
                 hl = self._held
                 self._ex_keep(hl, 0)
                 hl[6] = bx

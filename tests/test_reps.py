@@ -273,6 +273,23 @@ def test_lunges_straight_after_getting_up_are_not_taken_for_a_walk(seed):
     assert _labelled_and_found(s) == ([("lunge", 8)], [("lunge", 8)])
 
 
+def test_a_first_bird_dog_held_before_the_body_rested_long_is_measured_from_that_rest():
+    """Onto all fours, the body rested 1.2 s (more than SEAT_SPELL_MS, less than REST_SPELL_MS)
+    and the first bird dog's top was then held longer: that held top was taken for the start
+    position, every rep after it read as a wobble around it, and the set was lost (our
+    generator, seed 61 fours_calib: 8 bird dogs counted as 3).  The short rest is kept; the
+    body coming back to it shows it was the start, and the rep measured from it counts."""
+    s = G.Session(seed=6)
+    s.still(4.0)
+    s.move_to("supine")
+    s.rest(5.0, 0.0)
+    s.move_to("fours")
+    s.rest(1.2, 0.0)
+    s.bird_dog(8)
+    s.still(5.0)
+    assert _labelled_and_found(s) == ([("bird_dog", 8)], [("bird_dog", 8)])
+
+
 @pytest.mark.parametrize("seed", [0, 2, 4])
 def test_one_cat_cow_is_no_set_and_a_set_is_counted_whole(seed):
     # One pitch down and back up (a lone cat-cow, or leaving a plank) was a set of 1:
