@@ -56,19 +56,18 @@ MOUNT_CALIBRATE = 1
 MOUNT_UNKNOWN = 2
 MOUNT_FIXED = 3
 
-MOUNT_NAMES = ("default", "calibrate", "unknown", "fixed")
 
-FRAME_MAX_MG = 8000          # frame means are clamped so squares stay small ints
-G_MM_S2 = 9807               # 1 g in mm/s^2
+_FRAME_MAX_MG = const(8000)          # frame means are clamped so squares stay small ints
+_G_MM_S2 = const(9807)               # 1 g in mm/s^2
 
 # face-down excursions: their axis and direction; a set's pattern decides
 # the kind (same direction again: leg raise; pitch to and fro: cat-cow;
 # roll side to side: bird dog)
-K_FACEDOWN = 99
-SHAPE_PITCH_POS = 1
-SHAPE_PITCH_NEG = 2
-SHAPE_ROLL_POS = 3
-SHAPE_ROLL_NEG = 4
+_K_FACEDOWN = const(99)
+_SHAPE_PITCH_POS = const(1)
+_SHAPE_PITCH_NEG = const(2)
+_SHAPE_ROLL_POS = const(3)
+_SHAPE_ROLL_NEG = const(4)
 FACEDOWN_KINDS = (E.K_LEG_RAISE, E.K_CAT_COW, E.K_BIRD_DOG)
 
 
@@ -235,18 +234,18 @@ class Engine:
             by = (R[3] * fx + R[4] * fy + R[5] * fz) >> 14
             bz = (R[6] * fx + R[7] * fy + R[8] * fz) >> 14
             fx, fy, fz = bx, by, bz
-        if fx > FRAME_MAX_MG:
-            fx = FRAME_MAX_MG
-        elif fx < -FRAME_MAX_MG:
-            fx = -FRAME_MAX_MG
-        if fy > FRAME_MAX_MG:
-            fy = FRAME_MAX_MG
-        elif fy < -FRAME_MAX_MG:
-            fy = -FRAME_MAX_MG
-        if fz > FRAME_MAX_MG:
-            fz = FRAME_MAX_MG
-        elif fz < -FRAME_MAX_MG:
-            fz = -FRAME_MAX_MG
+        if fx > _FRAME_MAX_MG:
+            fx = _FRAME_MAX_MG
+        elif fx < -_FRAME_MAX_MG:
+            fx = -_FRAME_MAX_MG
+        if fy > _FRAME_MAX_MG:
+            fy = _FRAME_MAX_MG
+        elif fy < -_FRAME_MAX_MG:
+            fy = -_FRAME_MAX_MG
+        if fz > _FRAME_MAX_MG:
+            fz = _FRAME_MAX_MG
+        elif fz < -_FRAME_MAX_MG:
+            fz = -_FRAME_MAX_MG
         g = self._g16
         s = self._s16
         if not self._primed:
@@ -939,9 +938,9 @@ class Engine:
             # face down the kind shows in the pattern of a set, not in one rep:
             # remember the excursion's axis and direction
             if roll_dom:
-                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_ROLL_POS if pk_r > 0 else SHAPE_ROLL_NEG, dur, asin_ddeg(ar), pk_p)
+                self._rep_candidate(t_end, _K_FACEDOWN, _SHAPE_ROLL_POS if pk_r > 0 else _SHAPE_ROLL_NEG, dur, asin_ddeg(ar), pk_p)
             else:
-                self._rep_candidate(t_end, K_FACEDOWN, SHAPE_PITCH_POS if pk_p > 0 else SHAPE_PITCH_NEG, dur, asin_ddeg(ap), pk_p)
+                self._rep_candidate(t_end, _K_FACEDOWN, _SHAPE_PITCH_POS if pk_p > 0 else _SHAPE_PITCH_NEG, dur, asin_ddeg(ap), pk_p)
             return
         if roll_dom:
             rng = ar
@@ -972,7 +971,7 @@ class Engine:
         self._av16 += ((av << 4) - self._av16) >> 6
         a = av - (self._av16 >> 4)                      # mg, gravity removed
         # v += a * g * dt ; dt = FRAME_MS
-        self._vel16 += a * G_MM_S2 * self.frame_ms // 62500   # (x16 /1000 mg->g, /1000 ms->s)
+        self._vel16 += a * _G_MM_S2 * self.frame_ms // 62500   # (x16 /1000 mg->g, /1000 ms->s)
         k = self.tun.LUNGE_LEAK_SHIFT
         self._vel16 -= self._vel16 >> k
         self._pos16 += self._vel16 * self.frame_ms // 1000
@@ -1067,7 +1066,7 @@ class Engine:
                 self.holds.end(t_end - dur)
         if self._set_kind != E.K_NONE:
             if self._compatible(kind, side, pitch):
-                if self._set_kind == E.K_LEG_RAISE and side >= SHAPE_ROLL_POS:
+                if self._set_kind == E.K_LEG_RAISE and side >= _SHAPE_ROLL_POS:
                     # a leg raise rolls the pelvis and raises its head end; a
                     # roll that barely raises it (getting up, reaching) is not one
                     sp = self._set_pitch16
@@ -1091,9 +1090,9 @@ class Engine:
         self._hist_i = (self._hist_i + 1) & 7
         self._pend_t[self._pend_n] = t_end
         self._pend_n += 1
-        if kind == K_FACEDOWN and self._pend_n >= 2:
+        if kind == _K_FACEDOWN and self._pend_n >= 2:
             a = self._pend[self._pend_n - 2][2]
-            if (a <= SHAPE_PITCH_NEG) != (side <= SHAPE_PITCH_NEG):
+            if (a <= _SHAPE_PITCH_NEG) != (side <= _SHAPE_PITCH_NEG):
                 # a pitch and a roll: one of them is a fidget; the newer one may start a set
                 self._pend[0] = self._pend[self._pend_n - 1]
                 self._pend_t[0] = self._pend_t[self._pend_n - 1]
@@ -1101,14 +1100,14 @@ class Engine:
         need = tn.SET_CONFIRM_REPS
         if lifted:
             need = tn.HOLD_BREAK_REPS
-        elif ((kind == K_FACEDOWN and side >= SHAPE_ROLL_POS) or kind == E.K_KNEE_TWIST) and self._pend[0][2] == side:
+        elif ((kind == _K_FACEDOWN and side >= _SHAPE_ROLL_POS) or kind == E.K_KNEE_TWIST) and self._pend[0][2] == side:
             # rolls the same way: shifting the weight looks like that; alternating
             # sides or pitching reps show a set sooner
             need = tn.SET_CONFIRM_ROLLS
         elif self.hint_kind != E.K_NONE and (self.hint_kind == kind or
-                                             (kind == K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
+                                             (kind == _K_FACEDOWN and self.hint_kind in FACEDOWN_KINDS)):
             need = 1
-        elif kind == K_FACEDOWN and self._pend_n >= 2 and self._facedown_kind() == E.K_CAT_COW:
+        elif kind == _K_FACEDOWN and self._pend_n >= 2 and self._facedown_kind() == E.K_CAT_COW:
             # pitching one way and back is half a cat-cow rep each: a set of them
             # is believed after as many whole reps as any other (one pitch down
             # and up again is also how a plank is left)
@@ -1122,13 +1121,13 @@ class Engine:
         sk = self._set_kind
         if pitch * self._set_way < 0 and (
                 sk == E.K_BRIDGE or sk == E.K_PELVIC_TILT or
-                ((sk == E.K_LEG_RAISE or sk == E.K_BIRD_DOG) and kind == K_FACEDOWN and shape <= SHAPE_PITCH_NEG)):
+                ((sk == E.K_LEG_RAISE or sk == E.K_BIRD_DOG) and kind == _K_FACEDOWN and shape <= _SHAPE_PITCH_NEG)):
             return False    # a tip the other way from the set's reps: propping up, sitting up
         if sk == kind:
             return True
-        if kind == K_FACEDOWN and sk in FACEDOWN_KINDS:
+        if kind == _K_FACEDOWN and sk in FACEDOWN_KINDS:
             # (a roll is no half of a cat-cow: the first bird dog after them)
-            return sk != E.K_CAT_COW or shape <= SHAPE_PITCH_NEG
+            return sk != E.K_CAT_COW or shape <= _SHAPE_PITCH_NEG
         # a bridge set tolerates a shallow rep and vice versa
         if (sk == E.K_BRIDGE and kind == E.K_PELVIC_TILT) or (sk == E.K_PELVIC_TILT and kind == E.K_BRIDGE):
             return True
@@ -1137,7 +1136,7 @@ class Engine:
     def _start_set(self):
         first = self._pend[0]
         kind = first[1]
-        if kind == K_FACEDOWN:
+        if kind == _K_FACEDOWN:
             kind = self._facedown_kind()
         if kind in (E.K_BRIDGE, E.K_PELVIC_TILT):
             # the set's kind follows the majority depth of its first reps
@@ -1162,7 +1161,7 @@ class Engine:
         ne = len(early) if early else 0
         for i in range(ne + n):
             p = early[i] if i < ne else self._pend[i - ne]
-            if kind == E.K_LEG_RAISE and p[2] >= SHAPE_ROLL_POS:
+            if kind == E.K_LEG_RAISE and p[2] >= _SHAPE_ROLL_POS:
                 self._leg_raise_pitch(p[6])
             self._count(p[0], p[1], p[2], p[3], p[4], p[6])
         self._clear_hist()
@@ -1207,7 +1206,7 @@ class Engine:
         b = self._pend[1][2] if self._pend_n > 1 else a
         if a == b:
             return E.K_LEG_RAISE
-        if a <= SHAPE_PITCH_NEG:
+        if a <= _SHAPE_PITCH_NEG:
             return E.K_CAT_COW
         # rolls side to side.  On all fours a lifted leg can only tip the
         # pelvis head end down (hip extension pulls it into anterior tilt);
@@ -1223,9 +1222,9 @@ class Engine:
     def _count(self, t_end, kind, side, dur, rng, pitch):
         sk = self._set_kind
         shape = side
-        if kind == K_FACEDOWN:
+        if kind == _K_FACEDOWN:
             # shape code -> body side where it means one
-            side = E.SIDE_LEFT if side == SHAPE_ROLL_POS else (E.SIDE_RIGHT if side == SHAPE_ROLL_NEG else E.SIDE_NONE)
+            side = E.SIDE_LEFT if side == _SHAPE_ROLL_POS else (E.SIDE_RIGHT if side == _SHAPE_ROLL_NEG else E.SIDE_NONE)
         if sk == E.K_LUNGE:
             # stepping into and out of lunges is not a walk (one before them was)
             self.steps.cancel(t_end - dur)
@@ -1257,7 +1256,7 @@ class Engine:
         if h is not None:
             # a cat-cow's first half after the set's last rep, and then a long
             # rest: it began the next set (two sets with a short rest between)
-            self._pend[0] = (h[0], K_FACEDOWN, h[3], h[1], h[2], h[0] - h[1], h[4])
+            self._pend[0] = (h[0], _K_FACEDOWN, h[3], h[1], h[2], h[0] - h[1], h[4])
             self._pend_t[0] = h[0]
             self._pend_n = 1
         # a departure under way is no longer one of the set's held reps: past

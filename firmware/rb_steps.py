@@ -40,11 +40,9 @@ class StepCounter:
         self.emit = emit
         self.tun = tun
         self.hp16 = 0        # slow mean of vertical accel, x16
-        self.sm = 0          # smoothed band-passed value (mg)
-        self.sm1 = 0
-        self.prev = 0
-        self.prev2 = 0
-        self.rising = False
+        self.sm1 = 0         # first smoothing stage (mg)
+        self.prev = 0        # the smoothed band-passed value (mg) of the frame before ...
+        self.prev2 = 0       # ... and of the one before that
         self.peak_avg = 90   # running mean peak height (mg): a gentle stroll's to start with
         self.last_step = -1000000
         self.walking = False
@@ -53,10 +51,9 @@ class StepCounter:
         self.first_step = 0
         self.last_interval = 0
         self.iv = 0          # the bout's typical step interval (ms)
-        self.h1 = 0          # the candidate bout's first bump (mg) ...
-        self.hsum = 0        # ... and the sum of the ones after it
-        self.hl = 0          # the last candidate bump (mg)
-        self.t2 = 0          # the time of its second bump
+        # the candidate bout: its first bump (mg), the sum of the ones after
+        # it, the last one (mg), the time of the second
+        self._cb = [0, 0, 0, 0]
         self.steps = 0
         self.walk_start = 0
         self.last_report = 0
@@ -75,14 +72,13 @@ class StepCounter:
         x = av_mg - (self.hp16 >> 4)
         # two light low-pass stages (~3 Hz) merge the heel-strike double peak into one
         self.sm1 += (x - self.sm1) >> 1
-        sm = self.sm + ((self.sm1 - self.sm) >> 1)
         p = self.prev
+        sm = p + ((self.sm1 - p) >> 1)
         # a local maximum, seen one frame late
         if p > self.prev2 and p >= sm and self.enabled:
             self._peak(t_ms, p)
         self.prev2 = p
         self.prev = sm
-        self.sm = sm
         if self.walking and t_ms - self.last_step > self.tun.WALK_END_MS:
             self._end_walk(t_ms)
         elif not self.walking and self.pending and t_ms - self.last_step > self.tun.STEP_MAX_MS:
@@ -134,32 +130,33 @@ class StepCounter:
                 self.emit((E.EV_STEPS, t_ms, self.steps, self.cadence, self.walk_start, 0, 0, 0))
             return
         # not walking yet: is this step regular with the previous ones?
+        cb = self._cb
         if self.pending and dt <= self.tun.STEP_MAX_MS:
             li = self.last_interval
             if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.tun.STEP_REGULAR_PCT:
                 self.pending = 1
                 self.first_step = self.last_step
-                self.h1 = self.hl
+                cb[0] = cb[2]
             if self.pending == 1:
-                self.hsum = 0
-                self.t2 = t_ms
+                cb[1] = 0
+                cb[3] = t_ms
             self.pending += 1
-            self.hsum += h
+            cb[1] += h
             self.last_interval = dt
         else:
             self.pending = 1
             self.first_step = t_ms
             self.last_interval = 0
-            self.h1 = h
-        self.hl = h
+            cb[0] = h
+        cb[2] = h
         self.last_step = t_ms
         if self.pending >= self.tun.WALK_CONFIRM_STEPS:
             self.walking = True
-            if self.h1 * 100 * (self.pending - 1) < self.hsum * self.tun.STEP_FIRST_WEAK_PCT:
+            if cb[0] * 100 * (self.pending - 1) < cb[1] * self.tun.STEP_FIRST_WEAK_PCT:
                 # the first bump was the push-off into the first step, whose
                 # heel strike is the next one: not a step of its own
                 self.pending -= 1
-                self.first_step = self.t2
+                self.first_step = cb[3]
             self.steps = self.pending
             ring = self._ring
             for i in range(_RING_N):
