@@ -584,6 +584,16 @@ class Engine:
                 if h < hi:
                     hi = h
             if dev > hi:
+                sp = self._sp
+                if self._seat_tmp and sp[4] * self.frame_ms >= tn.SEAT_STOP_MS:
+                    # still settling in, and the first rep leaves from where
+                    # the body stopped a moment: that is its start, not where
+                    # the posture settled (the body drifts on into place after
+                    # lying down, and may begin before it rests a SEAT_SPELL_MS)
+                    _seat(b, sp[5], sp[6], sp[7], sp[4])
+                    self._seat_tmp = False
+                    self._last_quiet_t = t
+                    return
                 self._ex_active = True
                 self._ex_set(self._last_quiet_t, 0, 0)
                 # inside a set the reps may be held (a bird dog for 5-10 s):
