@@ -38,6 +38,19 @@ def _segments(sess, rate_hz=100):
     return _labelled_and_found(sess, rate_hz)[1]
 
 
+def _set_straight_after(seed, moves, kind, reps):
+    """Stand 4 s, then for each (posture, rest_s) move there and rest that long (no
+    fidget), then a set of `reps`: the labelled and the found segments."""
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    for posture, rest_s in moves:
+        s.move_to(posture)
+        s.rest(rest_s, 0.0)
+    getattr(s, kind)(reps)
+    s.still(5.0)
+    return _labelled_and_found(s)
+
+
 def _supine(seed):
     s = G.Session(seed=seed)
     s.still(4.0)
@@ -262,15 +275,8 @@ def test_lunges_straight_after_getting_up_are_not_taken_for_a_walk(seed):
     (a bump every 0.6-0.9 s) had confirmed a walk, and the second lunge was then held to the
     mid-walk depth and lost (our generator: 5 lunge sets one short).  A walk that began after
     the lunge just before did is made of its steps."""
-    s = G.Session(seed=seed)
-    s.still(4.0)
-    s.move_to("supine")
-    s.rest(5.0, 0.0)
-    s.move_to("stand")
-    s.rest(0.5, 0.0)
-    s.lunge(8)
-    s.still(5.0)
-    assert _labelled_and_found(s) == ([("lunge", 8)], [("lunge", 8)])
+    want = [("lunge", 8)]
+    assert _set_straight_after(seed, [("supine", 5.0), ("stand", 0.5)], "lunge", 8) == (want, want)
 
 
 def test_a_first_bird_dog_held_before_the_body_rested_long_is_measured_from_that_rest():
@@ -279,15 +285,8 @@ def test_a_first_bird_dog_held_before_the_body_rested_long_is_measured_from_that
     position, every rep after it read as a wobble around it, and the set was lost (our
     generator, seed 61 fours_calib: 8 bird dogs counted as 3).  The short rest is kept; the
     body coming back to it shows it was the start, and the rep measured from it counts."""
-    s = G.Session(seed=6)
-    s.still(4.0)
-    s.move_to("supine")
-    s.rest(5.0, 0.0)
-    s.move_to("fours")
-    s.rest(1.2, 0.0)
-    s.bird_dog(8)
-    s.still(5.0)
-    assert _labelled_and_found(s) == ([("bird_dog", 8)], [("bird_dog", 8)])
+    want = [("bird_dog", 8)]
+    assert _set_straight_after(6, [("supine", 5.0), ("fours", 1.2)], "bird_dog", 8) == (want, want)
 
 
 @pytest.mark.parametrize("kind,seed", [
@@ -302,13 +301,7 @@ def test_reps_begun_a_second_after_lying_down_start_from_where_the_body_stopped(
     SEAT_STOP_MS long, is the start: of 30 seeds resting 1 s after lying down, pelvic tilts
     counted right 19 -> 23, bridges 27 -> 28, knee twists 26 -> 27 (our generator: two
     pelvic tilt sets 9 of 11 and 7 of 9 -> exact).  Resting only 0.6 s is still a known limit."""
-    s = G.Session(seed=seed)
-    s.still(4.0)
-    s.move_to("supine")
-    s.rest(1.0, 0.0)
-    getattr(s, kind)(10)
-    s.still(5.0)
-    assert _labelled_and_found(s) == ([(kind, 10)], [(kind, 10)])
+    assert _set_straight_after(seed, [("supine", 1.0)], kind, 10) == ([(kind, 10)], [(kind, 10)])
 
 
 @pytest.mark.parametrize("seed", [0, 2, 4])
