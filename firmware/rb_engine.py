@@ -585,11 +585,13 @@ class Engine:
                     hi = h
             if dev > hi:
                 sp = self._sp
-                if self._seat_tmp and sp[4] * self.frame_ms >= tn.SEAT_STOP_MS:
-                    # still settling in, and the first rep leaves from where
-                    # the body stopped a moment: that is its start, not where
-                    # the posture settled (the body drifts on into place after
-                    # lying down, and may begin before it rests a SEAT_SPELL_MS)
+                if self._seat_tmp and p == E.P_SUPINE and sp[4] * self.frame_ms >= tn.SEAT_STOP_MS:
+                    # still settling in on the back, and the first rep leaves
+                    # from where the body stopped a moment: that is its start,
+                    # not where the posture settled (the body drifts on into
+                    # place after lying down, and may begin before it rests a
+                    # SEAT_SPELL_MS).  (Face down a stop may be lying before
+                    # getting onto all fours, the same posture: not there)
                     _seat(b, sp[5], sp[6], sp[7], sp[4])
                     self._seat_tmp = False
                     self._last_quiet_t = t

@@ -431,6 +431,22 @@ def test_bird_dogs_begun_soon_after_getting_onto_all_fours_start_from_there(seed
     assert want == [("bird_dog", 8)] and got == want
 
 
+def test_a_stop_lying_face_down_before_getting_onto_all_fours_is_not_the_start():
+    """On the back, where the body stopped a moment while settling in is where the first rep
+    leaves from (SEAT_STOP_MS).  Face down the same rule took a stop lying down, 3 s before
+    getting onto all fours, for the start, and the move onto all fours read as a rep (one of
+    30 renders); face down it does not apply."""
+    s = G.Session(seed=18, subject={"prone_pitch_deg": -1.0, "fours_pitch_deg": 9.0})
+    s.move_to("prone")
+    s.still(3.0)
+    s.move_to("fours")
+    s.still(1.1)
+    _face_down_reps(s, "bird_dog", [(-14.0, 3.0), (14.0, 3.0)] * 4, up_s=1.2, hold_s=1.0, pause_s=(0.3, 0.6))
+    s.still(6.0)
+    want, got = _labelled_and_found(s)
+    assert want == [("bird_dog", 8)] and got == want
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_every_rep_made_from_the_rest_while_the_seat_was_wrong_counts(seed):
     # Kneeling down onto all fours, the posture settles while the body is still on its
