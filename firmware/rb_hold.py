@@ -559,6 +559,12 @@ class HoldDetector:
             if self._rest_t > st:
                 # lay still first: the effort began when the tremor rose
                 on = self._effort_onset(t)
+                if on < 0 and self._eff_t > self._rest_t:
+                    # the rise is older than the frames kept (a slow one
+                    # confirms late): the effort has lasted since _eff_t
+                    on = self._eff_t - tn.HOLD_ONSET_LAG_MS
+                    if on < self._rest_t:
+                        on = self._rest_t
                 st = on if on > st else self._rest_t
         elif 0 <= self._way[0] < st:
             st = self._way[0]       # up in it since the body got there (wobbles on the way are part of it)

@@ -220,6 +220,24 @@ def test_holds_do_not_depend_on_rate_or_gyro(tag):
         assert abs(g["hold_s"] - w["hold_s"]) <= 1.0 and abs(g["start"] - w["start"]) <= 1.0, (g, w)
 
 
+@pytest.mark.parametrize("stretch", [1.0, 1.1])
+def test_a_hold_shown_late_by_its_effort_starts_where_the_effort_began(monkeypatch, stretch):
+    """Lying still face down, then a cobra held by effort alone: the hold is confirmed once
+    effort fills half the still spell, 6 s after it began when played 10% slower, and the
+    tremor's rise is by then older than the 5.1 s of frames kept.  The hold was dated from
+    where the tremor last stood at rest, up to 1.6 s early (1.35 s too long); the effort has
+    lasted since its run began, and the hold starts there (less the proxy's lag)."""
+    monkeypatch.setitem(B.TEMPO, "stretch", stretch)
+    csv = SYN / "dev-100006.csv"
+    labels = B.variant_labels(json.loads(csv.with_suffix(".labels.json").read_text()), "stretch")
+    want = [s for s in labels["segments"] if s["kind"] == "cobra"]
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "stretch"))
+    got = [s for s in json.loads(an.json())["segments"] if s["kind"] == "cobra"]
+    assert len(got) == len(want) == 1, got
+    assert abs(got[0]["start"] - want[0]["start"]) <= 0.4, (got, want)
+    assert abs(got[0]["hold_s"] - want[0]["hold_s"]) <= 0.4, (got, want)
+
+
 def test_a_hold_begins_where_f_stays_level_not_its_slow_mean():
     """A spell begins once gravity stays in a small cone and |f| stays level.  |f| was judged
     less its slow mean (2.6 s), which after the lift into a side plank relaxes for seconds:
