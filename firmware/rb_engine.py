@@ -565,6 +565,12 @@ class Engine:
                 # reps must not pull the baseline over to it
                 k += tn.BASE_BAND_SHIFT
             lp3(b, ux, uy, uz, k)
+            # (x16, each step rounds down: a gap toward +x/+y/+z under
+            # 2**k / 16 mg (32-512 mg at k 9-13) never closes, while one the
+            # other way always creeps 1/16 mg a frame.  A precise baseline
+            # (x256) was measured: leg raise sets gain, but bird dog sets are
+            # lost whole as it drifts toward their held tops; these rules are
+            # tuned with the step as it is)
             # (face down its own bar: it was set lower than the supine one, a
             # leg lift tipping the pelvis only a few degrees; now it is higher)
             hi = tn.REP_HI_PRONE_MILLI if p == E.P_PRONE else tn.REP_HI_MILLI
