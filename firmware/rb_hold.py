@@ -62,6 +62,7 @@ _FLOOR_SHIFT = const(6)     # resting tremor: means over blocks of 64 frames (2.
 _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
+_ONSET_CALM_N = const(25)   # a spell's frames (1 s) before its first of effort: the body lay still first
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
 _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after it began
 _LEVEL_TURN_MILLI = const(87)   # a way in that inclined the head end ~5 deg or more ...
@@ -127,6 +128,7 @@ class HoldDetector:
         self._va16 = 0              # |f| less its slow level, smoothed: vertical acceleration, mg x16
         self._sp_on = False
         self._sp_start = self._sp_frames = self._eff_frames = 0
+        self._calm_n = 0            # the spell's frames before its first of effort
         self._eff_t = -1            # effort since (-1: not now)
         self._rest_t = 0            # the tremor last stood at its resting level
         self._an[_AN_T] = -1
@@ -308,6 +310,8 @@ class HoldDetector:
             if self.hint_kind in E.HOLD_KINDS:
                 eff = keep = True
         if self._sp_on and eff:
+            if self._eff_frames == 0:
+                self._calm_n = self._sp_frames
             self._eff_frames += 1
             if self._eff_t < 0:
                 self._eff_t = t
@@ -556,8 +560,9 @@ class HoldDetector:
         self.basis = b
         st = self._sp_start
         if b == B_EFFORT:
-            if self._rest_t > st:
-                # lay still first: the effort began when the tremor rose
+            if self._rest_t > st or self._calm_n >= _ONSET_CALM_N:
+                # lay still first (its tremor at rest, or at least not yet
+                # effort's for a second): the effort began when the tremor rose
                 on = self._effort_onset(t)
                 if on < 0 and self._eff_t > self._rest_t:
                     # the rise is older than the frames kept (a slow one
@@ -565,7 +570,10 @@ class HoldDetector:
                     on = self._eff_t - tn.HOLD_ONSET_LAG_MS
                     if on < self._rest_t:
                         on = self._rest_t
-                st = on if on > st else self._rest_t
+                if on > st:
+                    st = on
+                elif self._rest_t > st:
+                    st = self._rest_t
         elif 0 <= self._way[0] < st:
             st = self._way[0]       # up in it since the body got there (wobbles on the way are part of it)
         self.start = st
