@@ -294,8 +294,15 @@ class Engine:
             return
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
-        self.holds.frame(t, self.posture, gx, gy, gz, ux, uy, uz, fx, fy, fz, self._tremor16 if tr >= 0 else (-1 if tr == -2 else 0),
-                         self._last_rep_end if self._set_kind != E.K_NONE else -1)
+        h = self.holds
+        was = h.on and h.announced
+        h.frame(t, self.posture, gx, gy, gz, ux, uy, uz, fx, fy, fz, self._tremor16 if tr >= 0 else (-1 if tr == -2 else 0),
+                self._last_rep_end if self._set_kind != E.K_NONE else -1)
+        if was and not h.on and self._set_kind == E.K_NONE:
+            # out of a hold (one reported) the body comes to rest somewhere new in the same
+            # posture (down from a plank onto the floor or onto all fours):
+            # the seat from before the hold is only provisional
+            self._seat_tmp = True
         if self._set_kind:
             # a rest is long against the set's own rhythm: a pause of more
             # rep intervals than a missed rep leaves, but never shorter than

@@ -10,6 +10,7 @@ import pytest
 from repbelt import paths
 from repbelt import bench_accuracy as B
 
+import rb_analysis  # noqa: E402
 import rb_events as E  # noqa: E402
 import rb_mount  # noqa: E402
 import rb_tunables  # noqa: E402
@@ -201,3 +202,15 @@ def test_a_calibrated_trace_counts_the_same_in_any_mount(tmp_path, seed):
     s = B.summarize(rows)
     assert s["exact_pct"] == 100 and s["recog_pct"] == 100 and s["false_per_h"] == 0, s
     assert s["holds"] == "2/2" and s["holds_1s_pct"] == 100, s
+
+
+def test_no_reps_from_the_seat_before_a_plank_once_down_out_of_it():
+    """dev-100012 recorded at 50 Hz without a gyro, the strap 10 degrees off: down out of the
+    plank the body lay face down 45 mg (2.6 degrees) from the seat taken before it, and its
+    breathing crossed the rep bar: 2 leg raises nobody made.  The end of a reported hold now
+    makes the seat provisional, as a change of posture does: where the body rests is the seat."""
+    csv = SYN / "dev-100012.csv"
+    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "50Hz+acc+strap"))
+    got = [(s["kind"], s["reps"]) for s in json.loads(an.json())["segments"] if "reps" in s]
+    assert got == [(s["kind"], s["reps"]) for s in labels if "reps" in s]
