@@ -41,7 +41,9 @@ signs drawn per trace) on top of the trace's own.  And "gaps": samples
 dropped in holes of 0.05 to GAP_MAX_S, one every GAP_EVERY_S on average (the
 shared traces' own holes are 0.11 s at most).
 Variants combine: "50Hz+acc" and "200Hz+acc" are the two ends of the
-evaluation's rates without a gyro.
+evaluation's rates without a gyro, and "50Hz+acc+strap" and
+"200Hz+acc+offsets" add a strap worn off or an uncalibrated sensor to them
+(each combination found a fault no single variant showed).
 The variants are made in memory from the shared files; nothing is written.
 """
 import json
@@ -60,7 +62,7 @@ HOLD_KINDS = set(N.KIND_NAMES[k] for k in E.HOLD_KINDS)
 
 VARIANT_SOURCE = "synthetic-dev"
 VARIANTS = ("25Hz", "50Hz", "200Hz", "400Hz", "acc", "50Hz+acc", "200Hz+acc", "slow", "fast", "noisy",
-            "strap", "offsets", "gaps")
+            "strap", "offsets", "gaps", "50Hz+acc+strap", "200Hz+acc+offsets")
 GAP_MAX_S = 0.5         # "gaps": holes of dropped samples up to this long ...
 GAP_EVERY_S = 20.0      # ... this far apart on average
 OFFSET_ACC_MG = 50.0    # "offsets": MPU6050 zero-g offset (datasheet: +-50 mg x/y, +-80 mg z) ...
