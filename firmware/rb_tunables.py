@@ -46,7 +46,7 @@ class Tunables:
     BRIDGE_SURE_MILLI = 350       # ... but one whose top was measured lower is a pelvic tilt, unless past ~20 deg
     SEAT_SPELL_MS = 800           # lying, a still spell this long near where the posture settled is the start position
     SEAT_STOP_MS = 400            # ... and before that, on the back, a stop this long where the first rep leaves from
-    SEED_MAX_COS = 970            # lying: a posture start more than ~14 deg from flat is mid-rep; use flat
+    SEED_MAX_COS = 940            # lying: a posture start more than ~20 deg from flat is mid-rep; use flat (all fours tips the pelvis 10-15 deg)
     CAL_SEAT_MS = 3000            # calibrate mount: lying on the back this soon after the routine, its lying phase is the start position
     LEG_RAISE_PITCH_PCT = 50      # in a leg-raise set a rolling rep raises the head end at least half as far as usual
     ROLL_DOMINANCE_PCT = 120      # roll beats pitch by 20% -> a rolling exercise
