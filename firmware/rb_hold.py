@@ -315,8 +315,8 @@ class HoldDetector:
             self._eff_frames += 1
             if self._eff_t < 0:
                 self._eff_t = t
-        elif not keep:
-            self._eff_t = -1
+        elif not keep and tr16 >= 0:
+            self._eff_t = -1        # (a frame filled across a hole says nothing of it)
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
             self.end(self._calm_t)
             return
