@@ -139,27 +139,15 @@ class Engine:
             if self._t_last >= 0 and t_ms - self._t_last > self.tun.GAP_RESET_MS:
                 self._gap(t_ms)
             elif self._bin_end > 0:
-                # bins a short hole left empty: filled on a straight line
-                # from the last frame to this sample, so that filters and
-                # integrators keep real time (held flat, the step at the
-                # hole's end read as a jolt: a lunge's drop, a hold's end)
+                # bins a short hole left empty: hold the last frame so that
+                # filters and integrators keep real time
                 fm = self.frame_ms
                 tb = self._bin_end + fm
-                if tb <= t_ms:
+                while tb <= t_ms:
                     lf = self._lf
-                    x0 = lf[0]
-                    y0 = lf[1]
-                    z0 = lf[2]
-                    w0 = lf[3]
-                    w1 = abs(gx) + abs(gy) + abs(gz) if self.has_gyro else 0
-                    m = (t_ms - tb) // fm + 2
-                    k = 1
-                    while tb <= t_ms:
-                        # (tremor -2: a filled frame; -1 is only "not known yet")
-                        self._frame(tb - 1, x0 + (ax - x0) * k // m, y0 + (ay - y0) * k // m,
-                                    z0 + (az - z0) * k // m, w0 + (w1 - w0) * k // m, -2)
-                        tb += fm
-                        k += 1
+                    # (tremor -2: a filled frame; -1 is only "not known yet")
+                    self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -2)
+                    tb += fm
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         a = self._acc
         a[0] += ax

@@ -237,19 +237,6 @@ def frequent_holes(monkeypatch):
     return "gaps"
 
 
-def test_frequent_holes_in_the_data_make_no_phantom_rep(frequent_holes):
-    """A short hole is filled with frames so that filters and integrators keep real time.  Held
-    at the last frame, the step back to the real signal at the hole's end read as a jolt: one
-    lunge too many in dev-100010 (and a false rep outside its sets).  The frames are now filled
-    on a straight line from the last frame to the sample after the hole."""
-    csv = SYN / "dev-100010.csv"
-    labels = json.loads(csv.with_suffix(".labels.json").read_text())
-    an, reader, _ = rb_analysis.analyze_lines(B.variant(csv, frequent_holes))
-    r = B.score_trace(labels, json.loads(an.json())["segments"], reader._last_t / 1000.0)
-    assert [a == b for _, a, b in r["sets"]] == [True] * len(r["sets"]), r["sets"]
-    assert r["false_reps"] == 0
-
-
 def test_a_hole_says_nothing_of_a_holds_effort(frequent_holes):
     """A frame filled across a hole has no tremor: it ended the run of effort frames, so a
     cobra held by effort through two holes was dated from the second (dev-100006: 3.6 s short).
