@@ -316,7 +316,7 @@ def test_worn_and_sensor_variants_are_counted_like_the_original(tag):
     ends of the rate range without a gyro.  (With "offsets" the three calibrate-mount traces
     found nothing, 12 of 27 sets, while the routine's still phases were judged by the gyro's
     size; "50Hz+acc+strap" made 2 false leg raises after a plank and "200Hz+acc+offsets"
-    dated two holds 2.6-3.4 s early, before the mends of the same names in the README.)"""
+    dated two holds 2.6-3.4 s early, before the mends of README "Stress sweep and five mends".)"""
     s = _variant_summary(tag)
     assert s["sets"] == 27 and s["exact_pct"] == 100 and s["holds_1s_pct"] == 100, s
     assert s["false_per_h"] == 0 and s["recog_pct"] == 100, s
