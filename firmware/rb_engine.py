@@ -551,8 +551,7 @@ class Engine:
                 self._spell(t, ux, uy, uz)
                 sp = self._sp
                 if sp[4] * self.frame_ms >= tn.SEAT_SPELL_MS:
-                    _seat(b, sp[5], sp[6], sp[7], sp[4])
-                    self._seat_tmp = False
+                    self._seat_at_spell()
                     return
             # the baseline follows the resting position, but only slowly
             # toward the side the reps go, so the start of each slow rep
@@ -605,8 +604,7 @@ class Engine:
                     # place after lying down, and may begin before it rests a
                     # SEAT_SPELL_MS).  (Face down a stop may be lying before
                     # getting onto all fours, the same posture: not there)
-                    _seat(b, sp[5], sp[6], sp[7], sp[4])
-                    self._seat_tmp = False
+                    self._seat_at_spell()
                     self._last_quiet_t = t
                     return
                 self._ex_active = True
@@ -653,12 +651,10 @@ class Engine:
                 hl[6] = bx
                 hl[7] = by
                 hl[8] = bz
-            self._seat_tmp = False
             # still away from the start for longer than any rep holds: the
             # body has moved to a new position (onto the knees, down from a
             # plank); that is where reps start from now
-            sp = self._sp
-            _seat(b, sp[5], sp[6], sp[7], sp[4])
+            self._seat_at_spell()
             self._ex_active = False
             self._last_quiet_t = t
             return
@@ -842,6 +838,13 @@ class Engine:
         sp[6] += uy
         sp[7] += uz
         sp[8] = t
+
+    def _seat_at_spell(self):
+        # the start position is where the body is still now (the current
+        # still spell's mean), no longer provisional
+        sp = self._sp
+        _seat(self._b16, sp[5], sp[6], sp[7], sp[4])
+        self._seat_tmp = False
 
     def _ext_ms(self):
         # a held rep reaches the size of the set's reps; a smaller departure
