@@ -204,16 +204,22 @@ def test_a_calibrated_trace_counts_the_same_in_any_mount(tmp_path, seed):
     assert s["holds"] == "2/2" and s["holds_1s_pct"] == 100, s
 
 
+def _sets(name, tag):
+    """(found, labelled): the (kind, reps) of every set of synthetic-dev's `name` as variant `tag`."""
+    csv = SYN / name
+    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
+    found = [(s["kind"], s["reps"]) for s in json.loads(an.json())["segments"] if "reps" in s]
+    return found, [(s["kind"], s["reps"]) for s in labels if "reps" in s]
+
+
 def test_no_reps_from_the_seat_before_a_plank_once_down_out_of_it():
     """dev-100012 recorded at 50 Hz without a gyro, the strap 10 degrees off: down out of the
     plank the body lay face down 45 mg (2.6 degrees) from the seat taken before it, and its
     breathing crossed the rep bar: 2 leg raises nobody made.  The end of a reported hold now
     makes the seat provisional, as a change of posture does: where the body rests is the seat."""
-    csv = SYN / "dev-100012.csv"
-    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "50Hz+acc+strap"))
-    got = [(s["kind"], s["reps"]) for s in json.loads(an.json())["segments"] if "reps" in s]
-    assert got == [(s["kind"], s["reps"]) for s in labels if "reps" in s]
+    found, labelled = _sets("dev-100012.csv", "50Hz+acc+strap")
+    assert found == labelled
 
 
 def test_a_start_on_all_fours_tipped_15_degrees_is_where_the_reps_start():
@@ -222,27 +228,18 @@ def test_a_start_on_all_fours_tipped_15_degrees_is_where_the_reps_start():
     more than 14 degrees from flat was taken for a rep under way and the seat put flat; the
     body settled on, its still spells split by the drift, and the first cat-cow was lost in
     re-seating (8 -> 7).  Flat is assumed only past 20 degrees now."""
-    csv = SYN / "dev-100006.csv"
-    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "fast+offsets"))
-    got = [(s["kind"], s["reps"]) for s in json.loads(an.json())["segments"] if "reps" in s]
-    assert got == [(s["kind"], s["reps"]) for s in labels if "reps" in s]
+    found, labelled = _sets("dev-100006.csv", "fast+offsets")
+    assert found == labelled
 
 
-@pytest.fixture
-def frequent_holes(monkeypatch):
-    """The bench's "gaps" variant with holes of up to 0.5 s every 5 s on average (about 5% of
-    the samples lost; the variant itself makes one every 20 s)."""
-    monkeypatch.setattr(B, "GAP_EVERY_S", 5.0)
-    return "gaps"
-
-
-def test_a_hole_says_nothing_of_a_holds_effort(frequent_holes):
+def test_a_hole_says_nothing_of_a_holds_effort(monkeypatch):
     """A frame filled across a hole has no tremor: it ended the run of effort frames, so a
     cobra held by effort through two holes was dated from the second (dev-100006: 3.6 s short).
-    A filled frame now leaves the run as it was."""
+    A filled frame now leaves the run as it was.  (The bench's "gaps" variant with holes of up
+    to 0.5 s every 5 s on average, not every 20 s: about 5% of the samples lost.)"""
+    monkeypatch.setattr(B, "GAP_EVERY_S", 5.0)
     csv = SYN / "dev-100006.csv"
     want = [s for s in json.loads(csv.with_suffix(".labels.json").read_text())["segments"] if s["kind"] == "cobra"]
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, frequent_holes))
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "gaps"))
     got = [s for s in json.loads(an.json())["segments"] if s["kind"] == "cobra"]
     assert len(got) == len(want) == 1 and abs(got[0]["hold_s"] - want[0]["hold_s"]) <= 1.0, (got, want)
