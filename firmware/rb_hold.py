@@ -70,6 +70,7 @@ _LEVEL_STEP_MG = const(10)      # ... starts from the level before it, if within
 _LYING_DROP_MM = const(300)  # face down, a way in that lowered the pelvis this far lay down on the floor
 _GAP_FRAMES = const(5)      # movement goes on through calm gaps shorter than this (where a lift
                             # turns from accelerating to decelerating)
+_PUSH_MG_FRAMES = const(350)  # a push of this many mg x frames gains ~0.13 m/s: a lift, not a bob
 _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was noticed
 _STILL_FRAMES = const(10)   # quiet frames in a row (0.4 s): the body stayed still before a transit
 _SHAKE_FRAMES = const(12)   # a spell's own shake of |f| widens its limit once measured over 0.5 s
@@ -133,7 +134,8 @@ class HoldDetector:
         self._rest_t = 0            # the tremor last stood at its resting level
         self._an[_AN_T] = -1
         self._act_t = -1            # moving since (-1: calm)
-        self._gap_n = 0             # calm frames in a row while moving
+        self._gap_n = 0             # calm frames in a row
+        self._push = 0              # the last movement's push: sum of |f| - 1 g over its moving frames (mg x frames)
         self._calm_t = self._quiet_t = self._t  # last calm frame, last quiet one
         self._still_t = self._t     # the last frame of a run of _STILL_FRAMES quiet ones
         self._quiet_n = 0           # quiet frames in a row
@@ -231,16 +233,30 @@ class HoldDetector:
                 # half of it the last quiet frame came up to a second late)
                 quiet = False
         if moving:
-            self._gap_n = 0
             if self._act_t < 0:
                 self._act_t = t
+                pv = self._push
+                if (self._gap_n < 2 * _GAP_FRAMES and (pv > _PUSH_MG_FRAMES and va < -mv
+                                                       or pv < -_PUSH_MG_FRAMES and va > mv)):
+                    # |f| turned from one side of 1 g to the other after a
+                    # strong push: a lift (or a lowering) going over from
+                    # speeding up to slowing down, one movement.  (A shaky
+                    # spell's wider limit made that turn a calm gap of 5
+                    # frames: a side plank's lift split in two halves each
+                    # too short to end the spell.  A shaky hold's own bob
+                    # pushes a third as hard)
+                    self._act_t = t - tn.HOLD_BREAK_MS
+                self._push = 0
+            self._gap_n = 0
+            self._push += va
             if self._sp_on and t - self._act_t >= tn.HOLD_BREAK_MS:
                 self._spell_end()
         else:
-            if self._act_t >= 0:
-                self._gap_n += 1
-                if self._gap_n >= _GAP_FRAMES:
-                    self._act_t = -1
+            self._gap_n += 1
+            if self._act_t >= 0 and self._gap_n >= _GAP_FRAMES:
+                if not self._sp_on or self._act_t <= self._sp_start:
+                    self._push = 0      # (a movement before the spell is not its lift)
+                self._act_t = -1
             if self._act_t < 0:
                 self._calm_t = t
                 if quiet:
