@@ -62,7 +62,7 @@ _FLOOR_SHIFT = const(6)     # resting tremor: means over blocks of 64 frames (2.
 _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
-_ONSET_CALM_N = const(25)   # a spell's frames (1 s) before its first of effort: the body lay still first
+_ONSET_CALM_N = const(25)   # a spell's frames (1 s) without effort before its run of it: the body lay still first
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
 _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after it began
 _LEVEL_TURN_MILLI = const(87)   # a way in that inclined the head end ~5 deg or more ...
@@ -129,7 +129,7 @@ class HoldDetector:
         self._va16 = 0              # |f| less its slow level, smoothed: vertical acceleration, mg x16
         self._sp_on = False
         self._sp_start = self._sp_frames = self._eff_frames = 0
-        self._calm_n = 0            # the spell's frames before its first of effort
+        self._calm_n = 0            # the spell's frames without effort before its run of effort
         self._eff_t = -1            # effort since (-1: not now)
         self._rest_t = 0            # the tremor last stood at its resting level
         self._an[_AN_T] = -1
@@ -293,7 +293,7 @@ class HoldDetector:
             if t - an[_AN_T] >= tn.HOLD_SPELL_MS:
                 self._sp_on = True
                 self._sp_start = an[_AN_T]
-                self._sp_frames = self._eff_frames = 0
+                self._sp_frames = self._eff_frames = self._calm_n = 0
                 a[_SWAY] = a[_SWAY_N] = 0
                 h[0] = gx << 4
                 h[1] = gy << 4
@@ -326,11 +326,12 @@ class HoldDetector:
             if self.hint_kind in E.HOLD_KINDS:
                 eff = keep = True
         if self._sp_on and eff:
-            if self._eff_frames == 0:
-                self._calm_n = self._sp_frames
-            self._eff_frames += 1
             if self._eff_t < 0:
                 self._eff_t = t
+                # (the spell's frames without effort before this run of it:
+                # a blip of a few frames does not end lying still)
+                self._calm_n = self._sp_frames - self._eff_frames
+            self._eff_frames += 1
         elif not keep and tr16 >= 0:
             self._eff_t = -1        # (a frame filled across a hole says nothing of it)
         if p != E.P_PRONE and p != E.P_SIDE_L and p != E.P_SIDE_R:
@@ -701,7 +702,7 @@ class HoldDetector:
         # the spell goes on (the effort stopped, a set is under way): it has
         # to show its own evidence again before it is another hold
         self._sp_start = self._t
-        self._sp_frames = self._eff_frames = self._acc[_SWAY] = self._acc[_SWAY_N] = 0
+        self._sp_frames = self._eff_frames = self._calm_n = self._acc[_SWAY] = self._acc[_SWAY_N] = 0
         self._eff_t = -1
         self._entry_dz = self._entry_dux = 0
         self._way[0] = self._t
