@@ -48,7 +48,7 @@ class Tunables:
     SEAT_STOP_MS = 400            # ... and before that, on the back, a stop this long where the first rep leaves from
     SEED_MAX_COS = 940            # lying: a posture start more than ~20 deg from flat is mid-rep; use flat (all fours tips the pelvis 10-15 deg)
     CAL_SEAT_MS = 3000            # calibrate mount: lying on the back this soon after the routine, its lying phase is the start position
-    LEG_RAISE_PITCH_PCT = 50      # in a leg-raise set a rolling rep raises the head end at least half as far as usual
+    LEG_RAISE_PITCH_PCT = 65      # in a leg-raise set a rolling rep raises the head end at least 2/3 as far as usual (a shift after the set: half)
     ROLL_DOMINANCE_PCT = 120      # roll beats pitch by 20% -> a rolling exercise
     LEVEL_STILL_MS = 3000         # default mount: standing still this long levels the strap's tilt
     LEVEL_STILL_MG = 30

@@ -222,6 +222,18 @@ def test_no_reps_from_the_seat_before_a_plank_once_down_out_of_it():
     assert found == labelled
 
 
+def test_a_shift_after_a_leg_raise_set_is_not_one_more_rep(monkeypatch):
+    """dev-100012 through another draw of the datasheet offsets: 3.5 s after the last leg
+    raise the body shifted on the floor, rolling the pelvis 6.7 degrees (more than the reps)
+    and raising its head end half as far as the set's reps do (-28 against -55): 14 leg
+    raises for 13.  A rolling rep of a leg raise set now raises the head end at least 65% as
+    far as usual (the reps here 90-150%; the bench's own draw read the shift at 40%)."""
+    orig = B._variant
+    monkeypatch.setattr(B, "_variant", lambda lines, n, t: orig(lines, n + "#4", t))
+    found, labelled = _sets("dev-100012.csv", "offsets")
+    assert found == labelled
+
+
 def test_a_start_on_all_fours_tipped_15_degrees_is_where_the_reps_start():
     """dev-100006 played 15% quicker through an uncalibrated sensor: on all fours the pelvis
     reads 14.5 degrees head end up (the model's 11-12, and the sensor's offsets).  A start
