@@ -50,6 +50,11 @@ _LG_MIN = const(2)
 _LG_HI = const(3)
 _LG_TOP = const(4)
 _LG_LOW_T = const(5)
+_LG_SWING = const(6)
+_LG_HOLE = const(7)
+_LUNGE_SET_PCT = const(40)  # in a lunge set a lunge goes at least this share of the set's usual depth
+_LUNGE_MAX_MM = const(800)  # ... and no lunge drops the pelvis further
+_HOLE_FRAMES = const(5)     # a hole this long (0.2 s) or longer leaves the lunge height a guess
 
 MOUNT_DEFAULT = 0
 MOUNT_CALIBRATE = 1
@@ -100,8 +105,9 @@ class Engine:
         self._t_last = -1
         # the last frame (x, y, z, gyro L1), the one before (x, y, z), frames seen (up to 2)
         self._lf = [0, 0, 0, 0, 0, 0, 0, 0]
-        # the lunge swing (_LG_*): state (0 up, 1 dropped), start, low, recent high, top, time of the drop
-        self._lg = [0, 0, 0, 0, 0, 0]
+        # the lunge swing (_LG_*): state (0 up, 1 dropped), start, low, recent high, top, time of
+        # the drop; the usual depth of the lunges (mm, 0: none yet); the end of the last long hole
+        self._lg = [0, 0, 0, 0, 0, 0, 0, -100000]
         self._reset_filters()
         # slow vertical accel mean x16: at rest the vertical specific force
         # is 1 g; a filter reset (a gap, levelling the strap) keeps the
@@ -143,11 +149,18 @@ class Engine:
                 # filters and integrators keep real time
                 fm = self.frame_ms
                 tb = self._bin_end + fm
+                # (tremor -2: a filled frame; -1 is only "not known yet")
+                n = (t_ms - tb) // fm + 2
+                k = 1
                 while tb <= t_ms:
                     lf = self._lf
-                    # (tremor -2: a filled frame; -1 is only "not known yet")
-                    self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -2)
+                    self._frame(tb - 1, lf[0], lf[1], lf[2], lf[3], -2,
+                                lf[0] + (ax - lf[0]) * k // n, lf[1] + (ay - lf[1]) * k // n,
+                                lf[2] + (az - lf[2]) * k // n)
                     tb += fm
+                    k += 1
+                if k > _HOLE_FRAMES:
+                    self._lg[_LG_HOLE] = t_ms
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         a = self._acc
         a[0] += ax
@@ -223,7 +236,9 @@ class Engine:
         lf[3] = wl1
         self._frame(t, fx, fy, fz, wl1, tr)
 
-    def _frame(self, t, fx, fy, fz, wl1, tr):
+    def _frame(self, t, fx, fy, fz, wl1, tr, lx=0, ly=0, lz=0):
+        # (tr -2: a frame filled across a hole, the last reading held; lx, ly,
+        # lz then the reading on a straight line to the one after the hole)
         if self.calibrator is not None and self.calibrator.status < 0:
             if self.calibrator.feed(t, fx, fy, fz, wl1):
                 self._calibration_done(t)
@@ -292,6 +307,12 @@ class Engine:
         self._update_posture(t, ux, uy, uz)
         if self.mount == MOUNT_DEFAULT and self._level(t, fx, fy, fz, motion):
             return
+        if tr == -2:
+            # the pelvis height across a hole: a walk's bounce or a lunge's
+            # push held 0.3-0.5 s integrated into a swing of half a metre
+            # (a tuple: holes only)
+            lx, ly, lz = rb_mount.rotate(self.rotation, lx, ly, lz)
+            av = (lx * sx + ly * sy + lz * sz) // sn
         self._lunge(t, av)
         self._excursion(t, ux, uy, uz)
         h = self.holds
@@ -1048,7 +1069,15 @@ class Engine:
                         # standing still before it (a walk stays open through
                         # a stop): its steps are not the walk's, which ends there
                         self.steps.cancel(since)
-                    if not striding or swing >= tn.LUNGE_RISE_WALK_MM:
+                    # (not one far shallower than the set's lunges: the leaky
+                    # height settling after the last; nor one across a hole
+                    # mid-walk: a straight line through a missing bounce,
+                    # +-0.5 g at 2 Hz, is a swing of its own, up to a metre)
+                    sw = lg[_LG_SWING]
+                    if ((not striding or (swing >= tn.LUNGE_RISE_WALK_MM and lg[_LG_HOLE] < since))
+                            and swing <= _LUNGE_MAX_MM
+                            and (self._set_kind != E.K_LUNGE or swing * 100 >= sw * _LUNGE_SET_PCT)):
+                        lg[_LG_SWING] = swing if sw == 0 else sw + ((swing - sw) >> 2)
                         self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - lg[_LG_LOW_T] > tn.LUNGE_MAX_MS:
                 # (timed from the real drop: the leaky height's slow sag

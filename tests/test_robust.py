@@ -222,15 +222,53 @@ def test_no_reps_from_the_seat_before_a_plank_once_down_out_of_it():
     assert found == labelled
 
 
+def _draw(monkeypatch, draw):
+    """The bench's variants with random draw number `draw` (offsets, holes...) instead of their own."""
+    orig = B._variant
+    monkeypatch.setattr(B, "_variant", lambda lines, n, t: orig(lines, n + "#" + draw, t))
+
+
 def test_a_shift_after_a_leg_raise_set_is_not_one_more_rep(monkeypatch):
     """dev-100012 through another draw of the datasheet offsets: 3.5 s after the last leg
     raise the body shifted on the floor, rolling the pelvis 6.7 degrees (more than the reps)
     and raising its head end half as far as the set's reps do (-28 against -55): 14 leg
     raises for 13.  A rolling rep of a leg raise set now raises the head end at least 65% as
     far as usual (the reps here 90-150%; the bench's own draw read the shift at 40%)."""
-    orig = B._variant
-    monkeypatch.setattr(B, "_variant", lambda lines, n, t: orig(lines, n + "#4", t))
+    _draw(monkeypatch, "4")
     found, labelled = _sets("dev-100012.csv", "offsets")
+    assert found == labelled
+
+
+@pytest.mark.parametrize("name,draw", [("dev-100006.csv", "4"), ("dev-100010.csv", "6"), ("dev-100004.csv", "1")])
+def test_a_hole_in_a_lunge_set_makes_no_lunge_and_loses_none(monkeypatch, name, draw):
+    """Holes of dropped samples (up to 0.5 s, one every 20 s on average, other draws than the
+    bench's) were filled by holding the last reading, and the lunge detector's height
+    integrated a lunge's push held 0.45 s into a swing of its own: one lunge too many at the
+    end of a set (100006, 100010); coasting across the hole instead lost one (100004).  The
+    height now takes a hole on a straight line to the reading after it, and a lunge far
+    shallower than the set's (under 40%) is the height settling, not a lunge."""
+    _draw(monkeypatch, draw)
+    found, labelled = _sets(name, "gaps")
+    assert found == labelled
+
+
+def test_a_hole_mid_walk_is_no_lunge(monkeypatch):
+    """Walking bounces the pelvis +-0.5 g at 2 Hz; a 0.3 s hole across a bounce read as a
+    50 cm lunge swing, which ended the walk there: dev-100009 with another draw of holes
+    counted 31 of its 84 steps.  Mid-walk, a swing across a hole is not a lunge."""
+    _draw(monkeypatch, "4")
+    csv = SYN / "dev-100009.csv"
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "gaps"))
+    walks = [s for s in json.loads(an.json())["segments"] if s["kind"] == "walk"]
+    assert len(walks) == 1 and abs(walks[0]["steps"] - 84) <= 2, walks
+    assert [s for s in json.loads(an.json())["segments"] if s["kind"] == "lunge"] == []
+
+
+def test_frequent_holes_make_no_lunge(monkeypatch):
+    """Holes of up to 0.5 s every 5 s on average: dev-100010 gained a lunge and a false rep
+    from the last reading held across them (the Known limits had it)."""
+    monkeypatch.setattr(B, "GAP_EVERY_S", 5.0)
+    found, labelled = _sets("dev-100010.csv", "gaps")
     assert found == labelled
 
 
