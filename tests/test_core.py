@@ -113,6 +113,18 @@ def test_micropython_json_byte_identical(trace):
     assert json.loads(cp)["format"] == "repbelt-analysis/1"
 
 
+def test_micropython_json_byte_identical_across_holes(tmp_path, monkeypatch):
+    """Holes of dropped samples (up to 0.5 s, every 5 s on average) take the filled frames'
+    straight-line path in the lunge height (and a tuple from rb_mount.rotate there): the
+    same bytes on the board's interpreter."""
+    from repbelt import bench_accuracy as B
+    monkeypatch.setattr(B, "GAP_EVERY_S", 5.0)
+    trace = tmp_path / "dev-100009-gaps.csv"
+    trace.write_text("\n".join(B.variant(SYN / "dev-100009.csv", "gaps")) + "\n")
+    cp, _ = A.analyze_cpython(trace, A.load_tunables(None))
+    assert A.analyze_micropython(trace) == cp
+
+
 def test_json_matches_analysis_format():
     text, _ = A.analyze_cpython(SYN / "dev-100004.csv", None)
     doc = json.loads(text)
