@@ -1055,7 +1055,15 @@ class Engine:
                 # a lunge; and a lunge comes back up about as far as it went
                 # down (a rise of over twice a shallow dip is the end of the
                 # last one, the leaky height overshooting)
-                if tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM:
+                # (nor one far shallower than the set's lunges: the leaky
+                # height settling after the last; nor one deeper than a lunge,
+                # or across a hole in a walk: a straight line through a
+                # missing bounce, +-0.5 g at 2 Hz, is a swing of its own, up to
+                # a metre; these end no walk)
+                sw = lg[_LG_SWING]
+                if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM
+                        and swing <= _LUNGE_MAX_MM and (lg[_LG_HOLE] < t - dur or not self.steps.walking)
+                        and (self._set_kind != E.K_LUNGE or swing * 100 >= sw * _LUNGE_SET_PCT)):
                     striding = self.steps.striding_at(t - dur)
                     since = t - dur
                     pl = self._pend[0] if self._pend_n else None
@@ -1069,14 +1077,7 @@ class Engine:
                         # standing still before it (a walk stays open through
                         # a stop): its steps are not the walk's, which ends there
                         self.steps.cancel(since)
-                    # (not one far shallower than the set's lunges: the leaky
-                    # height settling after the last; nor one across a hole
-                    # mid-walk: a straight line through a missing bounce,
-                    # +-0.5 g at 2 Hz, is a swing of its own, up to a metre)
-                    sw = lg[_LG_SWING]
-                    if ((not striding or (swing >= tn.LUNGE_RISE_WALK_MM and lg[_LG_HOLE] < since))
-                            and swing <= _LUNGE_MAX_MM
-                            and (self._set_kind != E.K_LUNGE or swing * 100 >= sw * _LUNGE_SET_PCT)):
+                    if not striding or swing >= tn.LUNGE_RISE_WALK_MM:
                         lg[_LG_SWING] = swing if sw == 0 else sw + ((swing - sw) >> 2)
                         self._rep_candidate(t, E.K_LUNGE, E.SIDE_NONE, dur, swing)
             elif t - lg[_LG_LOW_T] > tn.LUNGE_MAX_MS:

@@ -264,6 +264,18 @@ def test_a_hole_mid_walk_is_no_lunge(monkeypatch):
     assert [s for s in json.loads(an.json())["segments"] if s["kind"] == "lunge"] == []
 
 
+def test_a_hole_as_a_walk_begins_ends_no_walk():
+    """The bench's own holes: one of 0.33 s three seconds into dev-100004's walk, before its
+    steps counted as striding; the pelvis height across it swung 17 cm, a lunge candidate that
+    ended the walk there (a swing taken for a lunge ends the walk it stood in) and 6 of the
+    112 steps were lost.  A swing across a hole while a walk is open is no lunge and ends
+    nothing."""
+    csv = SYN / "dev-100004.csv"
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "gaps"))
+    walks = [s for s in json.loads(an.json())["segments"] if s["kind"] == "walk"]
+    assert [w["steps"] for w in walks] == [112]
+
+
 def test_frequent_holes_make_no_lunge(monkeypatch):
     """Holes of up to 0.5 s every 5 s on average: dev-100010 gained a lunge and a false rep
     from the last reading held across them (the Known limits had it)."""
