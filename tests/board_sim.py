@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from repbelt import paths
+
 REPO = Path(__file__).resolve().parents[1]
 FIRMWARE = REPO / "firmware"
 SIM = REPO / "sim"
@@ -141,5 +143,6 @@ def compile_firmware(dst):
             if f.name == "main.py":
                 shutil.copy(f, d / f.name)
                 continue
-            subprocess.run([mpy_cross, "-o", str(d / (f.stem + ".mpy")), str(f)], check=True)
+            subprocess.run([mpy_cross] + paths.mpy_cross_args(f.stem) + ["-o", str(d / (f.stem + ".mpy")), str(f)],
+                           check=True)
     return fw, su

@@ -11,6 +11,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from repbelt import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 UPY = ROOT / ".venv" / "bin" / "micropython"
 UPY_PATH = "%s:%s:.frozen" % (ROOT / "sim" / "upy", ROOT / "firmware")
@@ -28,7 +30,7 @@ def compile_mpy(out_dir):
     srcs = list((ROOT / "firmware").glob("rb_*.py")) + [ROOT / "sim" / "upy" / "machine.py"]
     for src in srcs:
         dst = out_dir / (src.stem + ".mpy")
-        subprocess.run([str(MPY_CROSS), "-o", str(dst), str(src)], check=True,
+        subprocess.run([str(MPY_CROSS)] + paths.mpy_cross_args(src.stem) + ["-o", str(dst), str(src)], check=True,
                        capture_output=True)
     return "%s:.frozen" % out_dir
 

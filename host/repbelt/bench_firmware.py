@@ -82,7 +82,7 @@ print("RESULT", total, alloc, measured, peak - base, peak, t_us, events[0])
 """
 
 
-CORE_MODULES = ("rb_events", "rb_fixed", "rb_mount", "rb_steps", "rb_hold", "rb_tunables", "rb_engine")
+CORE_MODULES = paths.CORE_MODULES
 
 
 def _mpy_cross():
@@ -108,20 +108,22 @@ def run(minutes=10, heap="64K"):
     with tempfile.TemporaryDirectory() as d:
         tp = Path(d) / "table.bin"
         tp.write_bytes(array.array("h", table).tobytes())
-        code = SCRIPT % {"n": len(table) // 6, "path": str(tp), "minutes": minutes, "rate": RATE_HZ}
+        # (opened by a relative name: the heap measured is the same whatever the temp dir's path)
+        code = SCRIPT % {"n": len(table) // 6, "path": tp.name, "minutes": minutes, "rate": RATE_HZ}
         p = Path(d) / "bench.py"
         p.write_text(code)
         # the board imports precompiled .mpy (no compiler RAM): do the same
         lib = Path(d) / "lib"
         lib.mkdir()
         for m in CORE_MODULES:
-            subprocess.run([_mpy_cross(), "-o", str(lib / (m + ".mpy")), str(paths.FIRMWARE / (m + ".py"))],
+            subprocess.run([_mpy_cross()] + paths.mpy_cross_args(m)
+                           + ["-o", str(lib / (m + ".mpy")), str(paths.FIRMWARE / (m + ".py"))],
                            check=True, capture_output=True)
         # (the harness too: what is measured is the core, not the compiler)
         subprocess.run([_mpy_cross(), "-o", str(lib / "rb_bench.mpy"), str(p)], check=True, capture_output=True)
         env = dict(os.environ, MICROPYPATH=str(lib))
         r = subprocess.run([paths.micropython_bin(), "-X", "heapsize=" + heap, "-c", "import rb_bench"],
-                           capture_output=True, text=True, env=env)
+                           capture_output=True, text=True, env=env, cwd=d)
     for line in r.stdout.splitlines():
         if line.startswith("RESULT"):
             n, alloc, measured, grow, peak, t_us, events = map(int, line.split()[1:])

@@ -80,7 +80,7 @@ def build(files, board_mpy, out_dir):
             out[src.name] = src.read_bytes()
             continue
         dst = Path(out_dir) / (src.stem + ".mpy")
-        r = subprocess.run(args + ["-s", src.name, "-o", str(dst), str(src)],
+        r = subprocess.run(args + paths.mpy_cross_args(src.stem) + ["-s", src.name, "-o", str(dst), str(src)],
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise UserError("mpy-cross could not compile %s: %s"
