@@ -52,9 +52,10 @@ _LG_TOP = const(4)
 _LG_LOW_T = const(5)
 _LG_SWING = const(6)
 _LG_HOLE = const(7)
-_LUNGE_SET_PCT = const(40)  # in a lunge set a lunge goes at least this share of the set's usual depth
-_LUNGE_MAX_MM = const(800)  # ... and no lunge drops the pelvis further
+_LUNGE_SET_PCT = const(25)  # in a lunge set a lunge goes at least this share of the set's usual depth
+_LUNGE_MAX_MM = const(800)  # ... and no lunge drops the pelvis further (a swing across a hole that does is none)
 _HOLE_FRAMES = const(5)     # a hole this long (0.2 s) or longer leaves the lunge height a guess
+_HOLE_SETTLE_MS = const(1000)  # ... until this long after it (the leaky height's swing out of the fill)
 
 MOUNT_DEFAULT = 0
 MOUNT_CALIBRATE = 1
@@ -1056,13 +1057,13 @@ class Engine:
                 # down (a rise of over twice a shallow dip is the end of the
                 # last one, the leaky height overshooting)
                 # (nor one far shallower than the set's lunges: the leaky
-                # height settling after the last; nor one deeper than a lunge,
-                # or across a hole in a walk: a straight line through a
+                # height settling after the last; nor, across a hole, one in a
+                # walk or deeper than a lunge: a straight line through a
                 # missing bounce, +-0.5 g at 2 Hz, is a swing of its own, up to
                 # a metre; these end no walk)
                 sw = lg[_LG_SWING]
                 if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM
-                        and swing <= _LUNGE_MAX_MM and (lg[_LG_HOLE] < t - dur or not self.steps.walking)
+                        and (lg[_LG_HOLE] + _HOLE_SETTLE_MS < t - dur or (swing <= _LUNGE_MAX_MM and not self.steps.walking))
                         and (self._set_kind != E.K_LUNGE or swing * 100 >= sw * _LUNGE_SET_PCT)):
                     striding = self.steps.striding_at(t - dur)
                     since = t - dur

@@ -239,6 +239,19 @@ def test_a_shift_after_a_leg_raise_set_is_not_one_more_rep(monkeypatch):
     assert found == labelled
 
 
+@pytest.mark.parametrize("name,draw", [("dev-100012.csv", "2"), ("dev-100006.csv", "1")])
+def test_a_deep_first_lunge_and_a_shallow_one_after_it_count(monkeypatch, name, draw):
+    """Other draws of the datasheet offsets.  dev-100012: the set's first lunge read 872 mm
+    deep (the leaky height carrying the get-up before it) and fell to the 80 cm bar meant
+    for straight lines across holes: 19 for 20.  dev-100006: the first swing read 738 mm,
+    which set the set's usual depth so high that a 226 mm lunge fell under 40% of it: 12
+    for 13.  The 80 cm bar now applies only across a hole, and a lunge of a set goes 25% of
+    its usual depth."""
+    _draw(monkeypatch, draw)
+    found, labelled = _sets(name, "offsets")
+    assert found == labelled
+
+
 @pytest.mark.parametrize("name,draw", [("dev-100006.csv", "4"), ("dev-100010.csv", "6"), ("dev-100004.csv", "1")])
 def test_a_hole_in_a_lunge_set_makes_no_lunge_and_loses_none(monkeypatch, name, draw):
     """Holes of dropped samples (up to 0.5 s, one every 20 s on average, other draws than the
