@@ -316,3 +316,20 @@ def test_fit_without_recordings_is_a_clear_error(tmp_path):
     from repbelt import board_fit
     with pytest.raises(UserError, match="no labelled recordings"):
         board_fit.recordings(tmp_path)
+
+
+def test_deploy_compiles_the_core_without_line_numbers_and_the_rest_with(tmp_path):
+    """The detection core goes to the board as -O3 .mpy (2.4 KB of heap: the device bench
+    measures it so), the hardware-facing modules with line numbers for their tracebacks."""
+    from repbelt import paths
+    fw = REPO / "firmware"
+    image = board_deploy.build([fw / "rb_engine.py", fw / "rb_mpu.py"], 6, tmp_path)
+    for stem, opt in (("rb_engine", ["-O3"]), ("rb_mpu", [])):
+        assert paths.mpy_cross_args(stem) == opt
+        plain = tmp_path / (stem + "_plain.mpy")
+        subprocess.run([paths.mpy_cross_bin(), "-s", stem + ".py", "-o", str(plain), str(fw / (stem + ".py"))],
+                       check=True)
+        if opt:
+            assert len(image[stem + ".mpy"]) < len(plain.read_bytes()) - 500
+        else:
+            assert image[stem + ".mpy"] == plain.read_bytes()
