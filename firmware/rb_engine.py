@@ -53,6 +53,7 @@ _LG_LOW_T = const(5)
 _LG_SWING = const(6)
 _LG_HOLE = const(7)
 _LUNGE_SET_PCT = const(25)  # in a lunge set a lunge goes at least this share of the set's usual depth
+_LUNGE_NEXT_PCT = const(45)  # ... and one that claims a walk's first steps for the lunges this share of the lunge before
 _LUNGE_MAX_MM = const(800)  # ... and no lunge drops the pelvis further (a swing across a hole that does is none)
 _HOLE_FRAMES = const(5)     # a hole this long (0.2 s) or longer leaves the lunge height a guess
 _HOLE_SETTLE_MS = const(1000)  # ... until this long after it (the leaky height's swing out of the fill)
@@ -1069,9 +1070,12 @@ class Engine:
                     since = t - dur
                     pl = self._pend[0] if self._pend_n else None
                     if (striding and pl is not None and pl[1] == E.K_LUNGE and self.steps.walk_start >= pl[5]
-                            and since - pl[0] <= tn.LUNGE_MAX_MS):
+                            and since - pl[0] <= tn.LUNGE_MAX_MS and swing * 100 >= pl[4] * _LUNGE_NEXT_PCT):
                         # the walk began after the lunge just before this one
                         # did: its steps were the lunges' own, out and back
+                        # (if this one goes about as deep: a dip under half
+                        # as deep is the walk's first bounces, and the one
+                        # before was the start of walking read as a lunge)
                         striding = False
                         since = pl[5]
                     if not striding and self.steps.walking:

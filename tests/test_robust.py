@@ -252,6 +252,23 @@ def test_a_deep_first_lunge_and_a_shallow_one_after_it_count(monkeypatch, name, 
     assert found == labelled
 
 
+def test_the_start_of_a_walk_is_no_pair_of_lunges(monkeypatch):
+    """dev-100004 through another draw of the datasheet offsets: as the walk after the planks
+    began, the leaky pelvis height swung 253 mm over 5.2 s (read as a lunge), then dipped 84 mm
+    with the walk's first bounces; the rule that a walk begun after a lunge was the lunges'
+    own steps took the dip for a second lunge and cancelled the walk: a set of 2 lunges
+    nobody made, and the walk found 18 s late (75 of 112 steps).  The next lunge must now go
+    45% as deep as the one before to claim the walk's steps (the generator's real ones:
+    54-127%)."""
+    _draw(monkeypatch, "5")
+    found, labelled = _sets("dev-100004.csv", "offsets")
+    assert found == labelled
+    csv = SYN / "dev-100004.csv"
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "offsets"))
+    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
+    assert B._walk_steps(labels, json.loads(an.json())["segments"]) == [(112, 112)]
+
+
 @pytest.mark.parametrize("name,draw", [("dev-100006.csv", "4"), ("dev-100010.csv", "6"), ("dev-100004.csv", "1")])
 def test_a_hole_in_a_lunge_set_makes_no_lunge_and_loses_none(monkeypatch, name, draw):
     """Holes of dropped samples (up to 0.5 s, one every 20 s on average, other draws than the
