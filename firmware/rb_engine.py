@@ -1073,7 +1073,7 @@ class Engine:
                             and since - pl[0] <= tn.LUNGE_MAX_MS and swing * 100 >= pl[4] * _LUNGE_NEXT_PCT):
                         # the walk began after the lunge just before this one
                         # did: its steps were the lunges' own, out and back
-                        # (if this one goes about as deep: a dip under half
+                        # (if this one goes nearly as deep: a dip under half
                         # as deep is the walk's first bounces, and the one
                         # before was the start of walking read as a lunge)
                         striding = False
