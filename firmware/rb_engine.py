@@ -52,11 +52,15 @@ _LG_TOP = const(4)
 _LG_LOW_T = const(5)
 _LG_SWING = const(6)
 _LG_HOLE = const(7)
+_LG_STILL = const(8)
+_LG_SEAT = const(9)
 _LUNGE_SET_PCT = const(25)  # in a lunge set a lunge goes at least this share of the set's usual depth
 _LUNGE_NEXT_PCT = const(45)  # ... and one that claims a walk's first steps for the lunges this share of the lunge before
 _LUNGE_MAX_MM = const(800)  # ... and no lunge drops the pelvis further (a swing across a hole that does is none)
 _HOLE_FRAMES = const(5)     # a hole this long (0.2 s) or longer leaves the lunge height a guess
 _HOLE_SETTLE_MS = const(1000)  # ... until this long after it (the leaky height's swing out of the fill)
+_SEAT_STILL_MG = const(30)  # standing up, movement under this (sum over the axes) ...
+_SEAT_STILL_MS = const(1000)  # ... this long is standing still: the lunge height's start
 
 MOUNT_DEFAULT = 0
 MOUNT_CALIBRATE = 1
@@ -108,8 +112,9 @@ class Engine:
         # the last frame (x, y, z, gyro L1), the one before (x, y, z), frames seen (up to 2)
         self._lf = [0, 0, 0, 0, 0, 0, 0, 0]
         # the lunge swing (_LG_*): state (0 up, 1 dropped), start, low, recent high, top, time of
-        # the drop; the usual depth of the lunges (mm, 0: none yet); the end of the last long hole
-        self._lg = [0, 0, 0, 0, 0, 0, 0, -100000]
+        # the drop; the usual depth of the lunges (mm, 0: none yet); the end of the last long hole;
+        # frames standing still, and whether the height has started from standing still (0/1)
+        self._lg = [0, 0, 0, 0, 0, 0, 0, -100000, 0, 0]
         self._reset_filters()
         # slow vertical accel mean x16: at rest the vertical specific force
         # is 1 g; a filter reset (a gap, levelling the strap) keeps the
@@ -315,7 +320,7 @@ class Engine:
             # (a tuple: holes only)
             lx, ly, lz = rb_mount.rotate(self.rotation, lx, ly, lz)
             av = (lx * sx + ly * sy + lz * sz) // sn
-        self._lunge(t, av)
+        self._lunge(t, av, motion)
         self._excursion(t, ux, uy, uz)
         h = self.holds
         was = h.on and h.announced
@@ -1012,13 +1017,27 @@ class Engine:
         self._rep_candidate(t_end, kind, side, dur, asin_ddeg(rng), pk_p)
 
     # -------------------------------------------------------------- lunges
-    def _lunge(self, t, av):
+    def _lunge(self, t, av, motion):
         # leaky double integration of the vertical acceleration -> pelvis height (mm)
         if self.posture != E.P_UPRIGHT:
             self._vel16 = self._pos16 = 0
             self._av16 = 1000 << 4         # at rest the vertical specific force is 1 g
-            self._lg[_LG_STATE] = self._lg[_LG_HI] = 0
+            self._lg[_LG_STATE] = self._lg[_LG_HI] = self._lg[_LG_SEAT] = self._lg[_LG_STILL] = 0
             return
+        lg = self._lg
+        if not lg[_LG_SEAT]:
+            # until the body first stands still after getting up, "1 g" is a
+            # guess: a real accelerometer reads 0.94-1.04 g standing, and 30 mg
+            # off drifts the height 15 cm in 1.5 s, more than a lunge's drop
+            # (the first lunge was lost in it)
+            lg[_LG_STILL] = lg[_LG_STILL] + 1 if motion < _SEAT_STILL_MG else 0
+            if lg[_LG_STILL] * self.frame_ms >= _SEAT_STILL_MS:
+                # standing still: the pelvis is not moving (a zero-velocity
+                # update), the sensor reads its 1 g, and the height starts here
+                lg[_LG_SEAT] = 1
+                self._av16 = av << 4
+                self._vel16 = self._pos16 = 0
+                lg[_LG_STATE] = lg[_LG_HI] = 0
         self._av16 += ((av << 4) - self._av16) >> 6
         a = av - (self._av16 >> 4)                      # mg, gravity removed
         # v += a * g * dt ; dt = FRAME_MS
