@@ -279,6 +279,16 @@ def test_lunges_straight_after_getting_up_are_not_taken_for_a_walk(seed):
     assert _set_straight_after(seed, [("supine", 5.0), ("stand", 0.5)], "lunge", 8) == (want, want)
 
 
+@pytest.mark.parametrize("seed", [6, 13, 18])
+def test_lunges_two_seconds_after_getting_up_gain_none(seed):
+    """Up off the floor, 2 s standing, then 8 lunges: the lunge height started from a nominal
+    1 g where our generator's sensor reads tens of mg off (60 mg: half a metre of drift in
+    2 s), and the height's way back was a lunge nobody made (5 of 20 renders: 9).
+    The height now starts at the first second of standing still after getting up."""
+    want = [("lunge", 8)]
+    assert _set_straight_after(seed, [("supine", 5.0), ("stand", 2.0)], "lunge", 8) == (want, want)
+
+
 def test_a_first_bird_dog_held_before_the_body_rested_long_is_measured_from_that_rest():
     """Onto all fours, the body rested 1.2 s (more than SEAT_SPELL_MS, less than REST_SPELL_MS)
     and the first bird dog's top was then held longer: that held top was taken for the start
