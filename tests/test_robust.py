@@ -204,13 +204,23 @@ def test_a_calibrated_trace_counts_the_same_in_any_mount(tmp_path, seed):
     assert s["holds"] == "2/2" and s["holds_1s_pct"] == 100, s
 
 
+def _analysed(name, tag):
+    """(found, labelled): the segments of synthetic-dev's `name` as variant `tag`, and its labels."""
+    csv = SYN / name
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
+    return (json.loads(an.json())["segments"],
+            json.loads(csv.with_suffix(".labels.json").read_text())["segments"])
+
+
 def _sets(name, tag):
     """(found, labelled): the (kind, reps) of every set of synthetic-dev's `name` as variant `tag`."""
-    csv = SYN / name
-    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
-    found = [(s["kind"], s["reps"]) for s in json.loads(an.json())["segments"] if "reps" in s]
-    return found, [(s["kind"], s["reps"]) for s in labels if "reps" in s]
+    found, labels = _analysed(name, tag)
+    return _reps(found), _reps(labels)
+
+
+def _reps(segments):
+    """The (kind, reps) of every set among `segments`."""
+    return [(s["kind"], s["reps"]) for s in segments if "reps" in s]
 
 
 def test_no_reps_from_the_seat_before_a_plank_once_down_out_of_it():
@@ -274,12 +284,9 @@ def test_the_start_of_a_walk_is_no_pair_of_lunges(monkeypatch):
     45% as deep as the one before to claim the walk's steps (the generator's real ones:
     54-127%)."""
     _draw(monkeypatch, "5")
-    found, labelled = _sets("dev-100004.csv", "offsets")
-    assert found == labelled
-    csv = SYN / "dev-100004.csv"
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "offsets"))
-    labels = json.loads(csv.with_suffix(".labels.json").read_text())["segments"]
-    assert B._walk_steps(labels, json.loads(an.json())["segments"]) == [(112, 112)]
+    found, labels = _analysed("dev-100004.csv", "offsets")
+    assert _reps(found) == _reps(labels)
+    assert B._walk_steps(labels, found) == [(112, 112)]
 
 
 @pytest.mark.parametrize("name,draw", [("dev-100006.csv", "4"), ("dev-100010.csv", "6"), ("dev-100004.csv", "1")])
@@ -300,11 +307,10 @@ def test_a_hole_mid_walk_is_no_lunge(monkeypatch):
     50 cm lunge swing, which ended the walk there: dev-100009 with another draw of holes
     counted 31 of its 84 steps.  Mid-walk, a swing across a hole is not a lunge."""
     _draw(monkeypatch, "4")
-    csv = SYN / "dev-100009.csv"
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "gaps"))
-    walks = [s for s in json.loads(an.json())["segments"] if s["kind"] == "walk"]
+    found, _ = _analysed("dev-100009.csv", "gaps")
+    walks = [s for s in found if s["kind"] == "walk"]
     assert len(walks) == 1 and abs(walks[0]["steps"] - 84) <= 2, walks
-    assert [s for s in json.loads(an.json())["segments"] if s["kind"] == "lunge"] == []
+    assert [s for s in found if s["kind"] == "lunge"] == []
 
 
 def test_a_hole_as_a_walk_begins_ends_no_walk():
@@ -313,10 +319,8 @@ def test_a_hole_as_a_walk_begins_ends_no_walk():
     ended the walk there (a swing taken for a lunge ends the walk it stood in) and 6 of the
     112 steps were lost.  A swing across a hole while a walk is open is no lunge and ends
     nothing."""
-    csv = SYN / "dev-100004.csv"
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "gaps"))
-    walks = [s for s in json.loads(an.json())["segments"] if s["kind"] == "walk"]
-    assert [w["steps"] for w in walks] == [112]
+    found, _ = _analysed("dev-100004.csv", "gaps")
+    assert [w["steps"] for w in found if w["kind"] == "walk"] == [112]
 
 
 def test_frequent_holes_make_no_lunge(monkeypatch):

@@ -82,9 +82,6 @@ print("RESULT", total, alloc, measured, peak - base, peak, t_us, events[0])
 """
 
 
-CORE_MODULES = paths.CORE_MODULES
-
-
 def _mpy_cross():
     return paths.mpy_cross_bin()
 
@@ -115,7 +112,7 @@ def run(minutes=10, heap="64K"):
         # the board imports precompiled .mpy (no compiler RAM): do the same
         lib = Path(d) / "lib"
         lib.mkdir()
-        for m in CORE_MODULES:
+        for m in paths.CORE_MODULES:
             subprocess.run([_mpy_cross()] + paths.mpy_cross_args(m)
                            + ["-o", str(lib / (m + ".mpy")), str(paths.FIRMWARE / (m + ".py"))],
                            check=True, capture_output=True)

@@ -48,8 +48,9 @@ def mpy_cross_bin():
 
 # The detection core (pure logic, every line of it run with line numbers in the
 # host's tests) is compiled for the board without line-number tables or
-# asserts: 2.4 KB less peak heap in `repbelt bench firmware` than plain bytecode.  The hardware-facing modules
-# keep their line numbers for tracebacks from the field.
+# asserts: 2.4 KB less peak heap in `repbelt bench firmware` than plain
+# bytecode.  The hardware-facing modules keep their line numbers for
+# tracebacks from the field.
 CORE_MODULES = ("rb_events", "rb_fixed", "rb_mount", "rb_steps", "rb_hold", "rb_tunables", "rb_engine")
 CORE_MPY_OPT = "-O3"
 
