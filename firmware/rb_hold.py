@@ -73,6 +73,7 @@ _GAP_FRAMES = const(5)      # movement goes on through calm gaps shorter than th
 _PUSH_MG_FRAMES = const(350)  # a push of this many mg x frames gains ~0.13 m/s: a lift, not a bob
 _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was noticed
 _STILL_FRAMES = const(10)   # quiet frames in a row (0.4 s): the body stayed still before a transit
+_CHAIN_MS = const(400)      # a movement that starts this soon after the last one died away goes on from it
 _SHAKE_FRAMES = const(12)   # a spell's own shake of |f| widens its limit once measured over 0.5 s
 _MARGIN_MS = const(200)
 _AN_T = const(3)            # _an: still-cone run
@@ -137,6 +138,8 @@ class HoldDetector:
         self._gap_n = 0             # calm frames in a row
         self._push = 0              # the last movement's push: sum of |f| - 1 g over its moving frames (mg x frames)
         self._calm_t = self._quiet_t = self._t  # last calm frame, last quiet one
+        self._chain_t = -1          # the last quiet frame before a chain of movements, each soon after the last
+        self._died_t = -1           # the last movement died away at
         self._still_t = self._t     # the last frame of a run of _STILL_FRAMES quiet ones
         self._quiet_n = 0           # quiet frames in a row
         self._tr_t = -1             # the transit into the coming spell began at
@@ -235,6 +238,8 @@ class HoldDetector:
         if moving:
             if self._act_t < 0:
                 self._act_t = t
+                if self._died_t < 0 or t - self._died_t > _CHAIN_MS:
+                    self._chain_t = self._quiet_t
                 pv = self._push
                 if (self._gap_n < 2 * _GAP_FRAMES and (pv > _PUSH_MG_FRAMES and va < -mv
                                                        or pv < -_PUSH_MG_FRAMES and va > mv)):
@@ -257,6 +262,7 @@ class HoldDetector:
                 if not self._sp_on or self._act_t <= self._sp_start:
                     self._push = 0      # (a movement before the spell is not its lift)
                 self._act_t = -1
+                self._died_t = t
             if self._act_t < 0:
                 self._calm_t = t
                 if quiet:
@@ -473,6 +479,11 @@ class HoldDetector:
     def _spell_end(self):
         """A transit began: the spell (and a hold in it) ended at the last quiet frame."""
         back = self._calm_t - _QUIET_BACK_MS
+        if self._chain_t >= self._sp_start and self._chain_t < self._quiet_t:
+            # (a slow start, eased in: the movement shows in bursts, each
+            # dying away for a moment before the next, and the way out
+            # began before the first)
+            self._quiet_t = self._chain_t
         if self._quiet_t < self._sp_start:
             self._quiet_t = self._calm_t    # (no quiet frame in this spell at all)
         elif self._quiet_t < back:
