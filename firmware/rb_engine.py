@@ -1286,7 +1286,7 @@ class Engine:
             return self.hint_kind
         a = self._pend[0][2]
         b = self._pend[1][2] if self._pend_n > 1 else a
-        if a == b:
+        if a == b and (a <= _SHAPE_PITCH_NEG or self._pend[self._pend_n - 1][2] == a):
             return E.K_LEG_RAISE
         if a <= _SHAPE_PITCH_NEG:
             return E.K_CAT_COW
