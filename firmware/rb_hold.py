@@ -74,6 +74,7 @@ _PUSH_MG_FRAMES = const(350)  # a push of this many mg x frames gains ~0.13 m/s:
 _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was noticed
 _STILL_FRAMES = const(10)   # quiet frames in a row (0.4 s): the body stayed still before a transit
 _CHAIN_MS = const(400)      # a movement that starts this soon after the last one died away goes on from it
+_SETTLE_MS = const(500)     # a lifted hold began where the lift stopped pushing, if it settled into a spell this soon
 _SHAKE_FRAMES = const(12)   # a spell's own shake of |f| widens its limit once measured over 0.5 s
 _MARGIN_MS = const(200)
 _AN_T = const(3)            # _an: still-cone run
@@ -139,6 +140,7 @@ class HoldDetector:
         self._push = 0              # the last movement's push: sum of |f| - 1 g over its moving frames (mg x frames)
         self._calm_t = self._quiet_t = self._t  # last calm frame, last quiet one
         self._chain_t = -1          # the last quiet frame before a chain of movements, each soon after the last
+        self._push_t = -1           # outside a spell, the last frame the pelvis still sped up or slowed down hard
         self._died_t = -1           # the last movement died away at
         self._still_t = self._t     # the last frame of a run of _STILL_FRAMES quiet ones
         self._quiet_n = 0           # quiet frames in a row
@@ -212,6 +214,8 @@ class HoldDetector:
                 lim = v if v < 4 * lim else 4 * lim
         moving = va > lim or -va > lim
         quiet = 2 * va <= lim and -2 * va <= lim
+        if not self._sp_on and (va > 2 * mv or -va > 2 * mv):
+            self._push_t = t
         h = self._h16
         if self._sp_on:
             j = _HSWAY if self.on else _SWAY
@@ -604,6 +608,10 @@ class HoldDetector:
                     st = self._rest_t
         elif 0 <= self._way[0] < st:
             st = self._way[0]       # up in it since the body got there (wobbles on the way are part of it)
+        if b & B_LIFTED and st - _SETTLE_MS <= self._push_t < st:
+            # (the body got there when the lift stopped pushing; a shaky
+            # hold's wobble delays the still spell by up to a second)
+            st = self._push_t + self.frame_ms
         self.start = st
         self._tick = self._eff_hi_t = t
         self._pitch0 = self._pitch = ux
