@@ -10,7 +10,9 @@ still spell in a face-down or side posture that is held with effort:
    Muscle tremor (5-12 Hz) is neither, so a shaky hold stays one spell.  A
    spell begins once gravity has stayed in a small cone and |f| level for
    HOLD_SPELL_MS.  A transit began at the last quiet frame before it was
-   noticed (movement starts gently).
+   noticed (movement starts gently), or before the first of a chain of
+   short movements each starting within _CHAIN_MS of the last dying away
+   (an eased-in start shows in bursts).
 2. The way in.  The vertical specific force of the last _FB_N frames is
    kept (face down along the fast gravity estimate; on the side |f|).
    When a spell has lasted _LIFT_POST_MS, the transit that led into it is
@@ -32,7 +34,9 @@ still spell in a face-down or side posture that is held with effort:
    down, the head end went up by a cobra's incline.  The hold starts where
    the spell began (if the body lay still first and effort is the only
    evidence: where the tremor rose half-way from its level before to the
-   effort's, less the proxy's lag) and is announced at HOLD_MIN_MS, so
+   effort's, less the proxy's lag; if lifted into, where the lift stopped
+   pushing, when the spell began within _SETTLE_MS of that: a shaky hold's
+   settling wobble delays the spell) and is announced at HOLD_MIN_MS, so
    every HOLD_START gets its HOLD_END.  A rep set under way restarts a spell's evidence.
 4. End: where the transit out of it began; where the tremor of a hold held
    by effort alone fell away; at a posture change or a rep set.
