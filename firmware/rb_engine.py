@@ -56,6 +56,7 @@ _LG_STILL = const(8)
 _LG_SEAT = const(9)
 _LUNGE_SET_PCT = const(25)  # in a lunge set a lunge goes at least this share of the set's usual depth
 _LUNGE_NEXT_PCT = const(45)  # ... and one that claims a walk's first steps for the lunges this share of the lunge before
+_LUNGE_WALK_STEPS = const(6)  # a swing through which the walk took this many steps is no lunge (one has 2-4)
 _LUNGE_MAX_MM = const(800)  # ... and no lunge drops the pelvis further (a swing across a hole that does is none)
 _HOLE_FRAMES = const(5)     # a hole this long (0.2 s) or longer leaves the lunge height a guess
 _HOLE_SETTLE_MS = const(1000)  # ... until this long after it (the leaky height's swing out of the fill)
@@ -1080,11 +1081,14 @@ class Engine:
                 # height settling after the last; nor, across a hole, one in a
                 # walk or deeper than a lunge: a straight line through a
                 # missing bounce, +-0.5 g at 2 Hz, is a swing of its own, up to
-                # a metre; these end no walk)
+                # a metre; these end no walk; nor one through which the walk
+                # took more steps than a lunge has: the leaky height drifting
+                # over the first seconds of a walk)
                 sw = lg[_LG_SWING]
                 if (tn.LUNGE_MIN_MS <= dur <= tn.LUNGE_MAX_MS and swing * 2 >= tn.LUNGE_RISE_MM
                         and (lg[_LG_HOLE] + _HOLE_SETTLE_MS < t - dur or (swing <= _LUNGE_MAX_MM and not self.steps.walking))
-                        and (self._set_kind != E.K_LUNGE or swing * 100 >= sw * _LUNGE_SET_PCT)):
+                        and (self._set_kind != E.K_LUNGE or swing * 100 >= sw * _LUNGE_SET_PCT)
+                        and self.steps.steps_since(t - dur) < _LUNGE_WALK_STEPS):
                     striding = self.steps.striding_at(t - dur)
                     since = t - dur
                     pl = self._pend[0] if self._pend_n else None

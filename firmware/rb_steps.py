@@ -206,6 +206,15 @@ class StepCounter:
         mx = self.tun.STEP_MAX_MS
         return x2 >= 0 and t0 - x1 <= mx and x1 - x2 <= mx
 
+    def steps_since(self, t0):
+        """Steps of the open walk at or after t0 (ms), of the last _RING_N."""
+        n = 0
+        if self.walking:
+            for x in self._ring:
+                if x >= t0:
+                    n += 1
+        return n
+
     def cancel(self, since=None):
         """What looked like a walk (since `since`, ms) was something else
         (lunges): forget it.  A walk that was under way before then ends at
