@@ -719,7 +719,9 @@ class Engine:
         rk = self._rmax if self._rmax > -self._rmin else -self._rmin
         if dev > self._dmax:
             self._dmax = dev
-        lo = self._dmax * tn.REP_RETURN_PCT // 100 if pk > rk else 0
+        # (face down the body rests between reps further off where it began,
+        # the more so the quicker they come)
+        lo = self._dmax * (tn.REP_RETURN_PCT if p != E.P_PRONE else tn.REP_RETURN_PRONE_PCT) // 100 if pk > rk else 0
         if lo < tn.REP_LO_MILLI:
             lo = tn.REP_LO_MILLI
         if dev < lo:

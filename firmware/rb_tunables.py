@@ -30,6 +30,7 @@ class Tunables:
     REP_SET_MIN_MILLI = 45        # ... but never below sin(2.6 deg) (breathing tips the pelvis < 0.5 deg)
     REP_SET_MAX_PCT = 300         # ... and one over 3x their peak is not one of them
     REP_RETURN_PCT = 20           # ... or below 20% of a pitch rep's peak, whichever is larger
+    REP_RETURN_PRONE_PCT = 27     # ... face down 27% (quick leg raises rest ~2 deg off the baseline)
     REP_QUIET_MS = 120            # back near the baseline for this long = rep done
     REP_WOBBLE_MS = 1000          # one under REP_SET_HI_PCT of the rep before, starting this soon after it, is settling
     REP_MIN_MS = 1100
