@@ -1022,12 +1022,12 @@ class Engine:
     # -------------------------------------------------------------- lunges
     def _lunge(self, t, av, motion):
         # leaky double integration of the vertical acceleration -> pelvis height (mm)
+        lg = self._lg
         if self.posture != E.P_UPRIGHT:
             self._vel16 = self._pos16 = 0
             self._av16 = 1000 << 4         # at rest the vertical specific force is 1 g
-            self._lg[_LG_STATE] = self._lg[_LG_HI] = self._lg[_LG_SEAT] = self._lg[_LG_STILL] = 0
+            lg[_LG_STATE] = lg[_LG_HI] = lg[_LG_SEAT] = lg[_LG_STILL] = 0
             return
-        lg = self._lg
         if not lg[_LG_SEAT]:
             # until the body first stands still after getting up, "1 g" is a
             # guess: a real accelerometer reads 0.94-1.04 g standing, and 30 mg
@@ -1051,7 +1051,6 @@ class Engine:
         self._pos16 -= self._pos16 >> k
         pos = self._pos16 >> 4
         tn = self.tun
-        lg = self._lg
         # the leaky estimate wanders, so a lunge is a swing: a drop from the
         # recent high, then a rise from the low
         if lg[_LG_STATE] == 0:

@@ -233,7 +233,10 @@ def test_no_reps_from_the_seat_before_a_plank_once_down_out_of_it():
 
 
 def _draw(monkeypatch, draw):
-    """The bench's variants with random draw number `draw` (offsets, holes...) instead of their own."""
+    """The bench's variants with random draw number `draw` (offsets, holes...) instead of their
+    own (None: their own)."""
+    if draw is None:
+        return
     orig = B._variant
     monkeypatch.setattr(B, "_variant", lambda lines, n, t: orig(lines, n + "#" + draw, t))
 
@@ -262,15 +265,14 @@ def test_a_deep_first_lunge_and_a_shallow_one_after_it_count(monkeypatch, name, 
     assert found == labelled
 
 
-@pytest.mark.parametrize("tag,draw", [("fast", "0"), ("offsets", "1"), ("offsets", "6")])
+@pytest.mark.parametrize("tag,draw", [("fast", None), ("offsets", "1"), ("offsets", "6")])
 def test_the_first_lunge_straight_after_getting_up_counts(monkeypatch, tag, draw):
     """dev-100004's first lunge set, 1.6 s after standing up: the lunge height assumed 1 g
     where the independent model's sensor reads 1.03 g standing (and a real one 0.94-1.04 g),
     and drifted up 15 cm in 1.6 s, hiding the first lunge's drop (11 for 12 played 15%
     quicker, and under two other draws of the datasheet offsets).  The height now starts,
     and takes the sensor's 1 g, at the first second of standing still after getting up."""
-    if draw != "0":
-        _draw(monkeypatch, draw)
+    _draw(monkeypatch, draw)
     found, labelled = _sets("dev-100004.csv", tag)
     assert found == labelled
 
@@ -309,9 +311,8 @@ def test_quick_leg_raises_that_rest_off_the_start_are_each_counted(monkeypatch, 
     offsets, or holes): between two reps the body rested 2.5-2.9 degrees from where the set
     began, above the 20% of a 13-degree rep that ends one, and the two were counted as one
     (14 for 13 or 13 for 14).  Face down a rep ends within 27% of its peak (23-30% score
-    alike; 35% loses a bird dog set of our generator).  (draw None: the bench's own draw.)"""
-    if draw:
-        _draw(monkeypatch, draw)
+    alike; 35% loses a bird dog set of our generator)."""
+    _draw(monkeypatch, draw)
     found, want = _sets("dev-100011.csv", tag)
     assert found == want, (found, want)
 
