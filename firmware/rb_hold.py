@@ -39,7 +39,8 @@ still spell in a face-down or side posture that is held with effort:
    settling wobble delays the spell) and is announced at HOLD_MIN_MS, so
    every HOLD_START gets its HOLD_END.  A rep set under way restarts a spell's evidence.
 4. End: where the transit out of it began; where the tremor of a hold held
-   by effort alone fell away; at a posture change or a rep set.
+   by effort alone fell away (under half its level, or under the keep level
+   for HOLD_FADE_MS); at a posture change or a rep set.
 5. Kind.  On the side: side plank.  Face down: cobra when the head end
    went up far or the pelvis did not go up into it, otherwise plank.
 
@@ -642,7 +643,11 @@ class HoldDetector:
             else:
                 if self._low_t < 0:
                     self._low_t = t
-                if t - self._low_t >= tn.HOLD_BREAK_MS:
+                if t - self._low_t >= (tn.HOLD_BREAK_MS if tr16 * 100 < lvl * tn.HOLD_END_TREMOR_PCT
+                                       else tn.HOLD_FADE_MS):
+                    # (only under the keep level, not yet half-way down:
+                    # sensor noise squeezes a still hold's tremor toward
+                    # the resting level, and it dips under keep for ~1 s)
                     self.end(self._eff_hi_t)
                     return
         if not self.announced:

@@ -81,6 +81,7 @@ class Tunables:
     HOLD_EFFORT_SHARE_PCT = 50    # ... for at least this share of a spell's frames to start a hold
     HOLD_END_TREMOR_PCT = 50      # a hold held by effort alone ends when tremor falls below 50% of its mean ...
     HOLD_LEVEL_PCT = 75           # ... backdated to when it last stood above 75% of it
+    HOLD_FADE_MS = 1000           # ... or when it stays under the 1.4x keep level this long (sensor noise masks a still hold's tremor: it dips there for ~1 s)
     HOLD_REST_TREMOR_PCT = 115    # ... a hold held by effort began when tremor last stood within 115% of the resting level
     HOLD_ONSET_LAG_MS = 800       # ... or, seen in the last 5 s, where it got half-way up to the effort's level, less this (the proxy's half-rise 440 ms, and the effort building)
     PLANK_EFFORT_LIFT_MM = 80     # a hold shown by effort alone is a plank if the pelvis went up this far into it
