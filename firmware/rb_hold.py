@@ -475,7 +475,10 @@ class HoldDetector:
             # settled counts: rolled over, then lifted onto hands and knees)
             if z >= tn.HOLD_LIFT_MIN_MM:
                 self.lying = False
-            elif z <= -_LYING_DROP_MM:
+            elif z <= -_LYING_DROP_MM and 2 * dux < tn.COBRA_MIN_MILLI:
+                # (lying down from hands and knees brings the head end down
+                # or leaves it; settling onto all fours raised it 10 degrees
+                # and the offsets' tilt error read that as a 33 cm drop)
                 self.lying = True
         self._tr_t = -1
         self._entry_dz = z

@@ -400,3 +400,15 @@ def test_a_still_plank_in_a_noisy_sensor_is_one_hold_to_its_end(monkeypatch, tag
     got = [s for s in json.loads(an.json())["segments"] if s["kind"] in ("plank", "cobra")]
     assert [s["kind"] for s in got] == ["plank", "plank"], got
     assert all(abs(g["hold_s"] - w["hold_s"]) <= 1.0 for g, w in zip(got, want)), (got, want)
+
+
+def test_settling_onto_all_fours_is_not_lying_down(monkeypatch):
+    """dev-100012 at 200 Hz without a gyro, through another draw of the datasheet offsets:
+    up onto all fours (190 mm) the body settled, raising the pelvis's head end 10 degrees,
+    and the offsets' tilt error read that as a 329 mm drop: "lain down on the floor", so the
+    bird dogs that followed were called leg raises (a set of 10 lost).  Lying down from hands
+    and knees does not raise the head end; a drop measured across a way that raised it by a
+    cobra's half-incline or more no longer says the body lay down."""
+    _draw(monkeypatch, "42")
+    found, labelled = _sets("dev-100012.csv", "200Hz+acc+offsets")
+    assert ("bird_dog", 10) in labelled and found == labelled, (found, labelled)
