@@ -76,6 +76,7 @@ _G_MM_S2 = const(9807)               # 1 g in mm/s^2
 # the kind (same direction again: leg raise; pitch to and fro: cat-cow;
 # roll side to side: bird dog)
 _K_FACEDOWN = const(99)
+_HIST_N = const(16)         # candidates kept while no set is on (a power of 2): a set's first reps are found among them once it starts
 _SHAPE_PITCH_POS = const(1)
 _SHAPE_PITCH_NEG = const(2)
 _SHAPE_ROLL_POS = const(3)
@@ -1130,7 +1131,7 @@ class Engine:
         self._pend = [None, None, None, None]  # type: list
         # the last candidates while no set was on, pending or not (a ring):
         # a set's first reps left out of it are found here once it starts
-        self._hist = [None] * 8  # type: list
+        self._hist = [None] * _HIST_N  # type: list
         self._hist_i = 0
         self._half = None            # cat-cow: first half of a cycle
         self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
@@ -1174,7 +1175,7 @@ class Engine:
         rec = (t_end, kind, side, dur, rng, t_end - dur, pitch)
         self._pend[self._pend_n] = rec
         self._hist[self._hist_i] = rec
-        self._hist_i = (self._hist_i + 1) & 7
+        self._hist_i = (self._hist_i + 1) & (_HIST_N - 1)
         self._pend_t[self._pend_n] = t_end
         self._pend_n += 1
         if kind == _K_FACEDOWN and self._pend_n >= 2:
@@ -1264,8 +1265,8 @@ class Engine:
         lim = (self._pend[1][0] - self._pend[0][0]) * 3 // 2
         nxt = first[0]
         found = None  # type: list | None
-        for age in range(1, 9):
-            c = self._hist[(self._hist_i - age) & 7]
+        for age in range(1, _HIST_N + 1):
+            c = self._hist[(self._hist_i - age) & (_HIST_N - 1)]
             if c is None or c[0] >= first[0]:
                 continue        # (one of the pending ones)
             if nxt - c[0] > lim or not self._compatible(c[1], c[2], c[6]):
@@ -1278,7 +1279,7 @@ class Engine:
 
     def _clear_hist(self):
         h = self._hist
-        for i in range(8):
+        for i in range(_HIST_N):
             h[i] = None
 
     def _leg_raise_pitch(self, pitch):

@@ -412,3 +412,14 @@ def test_settling_onto_all_fours_is_not_lying_down(monkeypatch):
     _draw(monkeypatch, "42")
     found, labelled = _sets("dev-100012.csv", "200Hz+acc+offsets")
     assert ("bird_dog", 10) in labelled and found == labelled, (found, labelled)
+
+
+def test_a_leg_raise_set_confirmed_late_keeps_its_first_rep(monkeypatch):
+    """dev-100012 played 15% quicker, worn another way (another draw of the strap's turn):
+    the left leg's lifts read as pitch-led and the right's as rolls, and a pitch next to a
+    roll is taken for a fidget beside a rep, so the set was only believed 8 reps in.  Its
+    earlier reps are found among the candidates kept while no set was on, but only 8 were
+    kept, and the first had been overwritten: 12 leg raises for 13.  16 are kept now."""
+    _draw(monkeypatch, "42")
+    found, labelled = _sets("dev-100012.csv", "fast+strap")
+    assert ("leg_raise", 13) in labelled and found == labelled, (found, labelled)
