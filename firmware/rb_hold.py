@@ -124,8 +124,8 @@ class HoldDetector:
         self.lift_mm = -1
         # face down, the pelvis was last seen going down onto the floor: a way
         # in that lowered it _LYING_DROP_MM (from all fours 40 cm, from a
-        # plank 20-45) and none since that lifted it a plank's height, nor a
-        # change of posture
+        # plank 20-45) and none since that lifted it a plank's height (or
+        # PLANK_EFFORT_LIFT_MM without a cobra's incline), nor a change of posture
         self.lying = False
         self.reset_motion()
         self._reset_hold()
@@ -473,7 +473,10 @@ class HoldDetector:
             # (the way in as the rules above left it: a rep's way back and a
             # cobra's way down say nothing; one measured from where a turn
             # settled counts: rolled over, then lifted onto hands and knees)
-            if z >= tn.HOLD_LIFT_MIN_MM:
+            if z >= tn.HOLD_LIFT_MIN_MM or (z >= tn.PLANK_EFFORT_LIFT_MM and dux < tn.COBRA_MIN_MILLI):
+                # (up off the floor: a lift that short counts if it did not
+                # come with a cobra's incline, which reads as one; up onto all
+                # fours at 50 Hz without a gyro, a hole in it, read 10 cm)
                 self.lying = False
             elif z <= -_LYING_DROP_MM and 2 * dux < tn.COBRA_MIN_MILLI:
                 # (lying down from hands and knees brings the head end down

@@ -84,7 +84,7 @@ class Tunables:
     HOLD_FADE_MS = 1000           # ... or when it stays under the 1.4x keep level this long (sensor noise masks a still hold's tremor: it dips there for ~1 s)
     HOLD_REST_TREMOR_PCT = 115    # ... a hold held by effort began when tremor last stood within 115% of the resting level
     HOLD_ONSET_LAG_MS = 800       # ... or, seen in the last 5 s, where it got half-way up to the effort's level, less this (the proxy's half-rise 440 ms, and the effort building)
-    PLANK_EFFORT_LIFT_MM = 80     # a hold shown by effort alone is a plank if the pelvis went up this far into it
+    PLANK_EFFORT_LIFT_MM = 80     # a hold shown by effort alone is a plank if the pelvis went up this far into it (and lying face down, this far up without a cobra's incline is up off the floor)
     COBRA_MIN_MILLI = 250         # the head end went up this far (sin, ~14.5 deg) into a face-down hold: a cobra ...
     COBRA_LIFTED_MILLI = 350      # ... or, if the pelvis went up too, this far (~20.5 deg; a plank's incline is less)
     SWAY_SETTLE_MS = 1000         # sway is measured from this long after the body becomes steady

@@ -423,3 +423,14 @@ def test_a_leg_raise_set_confirmed_late_keeps_its_first_rep(monkeypatch):
     _draw(monkeypatch, "42")
     found, labelled = _sets("dev-100012.csv", "fast+strap")
     assert ("leg_raise", 13) in labelled and found == labelled, (found, labelled)
+
+
+def test_up_onto_all_fours_with_a_hole_in_it_is_up_off_the_floor(monkeypatch):
+    """dev-100012 at 50 Hz without a gyro, with holes (another draw): the leg raise set
+    ended lying face down, and the way up onto all fours read only 102 mm (the push partly
+    in a hole), short of a plank's 120 mm, so the body still counted as lying and its 10
+    bird dogs were called leg raises.  Face down, 80 mm up without a cobra's incline now
+    gets the body up off the floor."""
+    _draw(monkeypatch, "44")
+    found, labelled = _sets("dev-100012.csv", "50Hz+acc+gaps")
+    assert ("bird_dog", 10) in labelled and found == labelled, (found, labelled)
