@@ -41,7 +41,7 @@ class Tunables:
     REP_HOLD_MAX_MS = 5000        # still this long away from the baseline is a new position, not a rep's hold
     REP_SET_HOLD_EXTRA_MS = 5000  # ... inside a set (2+ reps) a rep may be held this much longer (and take as much longer)
     REP_SET_HOLD_PCT = 60         # ... if it reaches this share of the set's reps' peak
-    REP_MAX_MILLI = 750           # bigger than ~49 deg is a posture change, not a rep
+    REP_MAX_MILLI = 800           # bigger than ~53 deg (sin; the posture is left below cos 0.6) is a posture change, not a rep
     BRIDGE_MIN_MILLI = 240        # supine head-end-down excursion of ~14 deg or more is a bridge ...
     BRIDGE_LIFT_MM = 80           # ... or one into whose top the pelvis rose this far (a pelvic tilt lifts it < 5 cm) ...
     BRIDGE_SURE_MILLI = 350       # ... but one whose top was measured lower is a pelvic tilt, unless past ~20 deg

@@ -434,3 +434,13 @@ def test_up_onto_all_fours_with_a_hole_in_it_is_up_off_the_floor(monkeypatch):
     _draw(monkeypatch, "44")
     found, labelled = _sets("dev-100012.csv", "50Hz+acc+gaps")
     assert ("bird_dog", 10) in labelled and found == labelled, (found, labelled)
+
+
+def test_a_knee_twist_rolled_to_the_edge_of_lying_on_the_back_is_counted(monkeypatch):
+    """dev-100010's knee twists roll the pelvis 43-49 degrees; through another draw of the
+    datasheet offsets one read 49 degrees (sin 0.754), past the 0.75 taken for a posture
+    change, and was dropped: the set split in two (2 and 7 for 10).  Lying on the back is
+    left only below cos 0.6, and a rep may now roll as far (sin 0.8, 53 degrees)."""
+    _draw(monkeypatch, "47")
+    found, labelled = _sets("dev-100010.csv", "acc+offsets")
+    assert ("knee_twist", 10) in labelled and found == labelled, (found, labelled)
