@@ -218,7 +218,10 @@ class HoldDetector:
             if v > lim:
                 lim = v if v < 4 * lim else 4 * lim
         moving = va > lim or -va > lim
-        quiet = 2 * va <= lim and -2 * va <= lim
+        # (a frame filled across a hole is not quiet: nothing is known of it,
+        # and a way down that began in one was measured from its end, the
+        # fall's slowing half read as a lift)
+        quiet = 2 * va <= lim and -2 * va <= lim and tr16 >= 0
         if not self._sp_on and (va > 2 * mv or -va > 2 * mv):
             self._push_t = t
         h = self._h16

@@ -444,3 +444,17 @@ def test_a_knee_twist_rolled_to_the_edge_of_lying_on_the_back_is_counted(monkeyp
     _draw(monkeypatch, "47")
     found, labelled = _sets("dev-100010.csv", "acc+offsets")
     assert ("knee_twist", 10) in labelled and found == labelled, (found, labelled)
+
+
+def test_a_hole_at_the_start_of_the_way_down_is_no_lift(monkeypatch):
+    """dev-100012 at 50 Hz with holes drawn another way: 0.36 s of samples were lost just as
+    the body came down out of its plank.  A filled frame has no movement in it, so the hole
+    read as quiet, the way down was measured from its end, and its second half (slowing the
+    fall) read as a 153 mm lift: a 24 s plank nobody held.  A filled frame is no longer
+    quiet: the way down is measured from before the hole, a drop."""
+    _draw(monkeypatch, "50")
+    found, labelled = _analysed("dev-100012.csv", "50Hz+gaps")
+    got = [s for s in found if "hold_s" in s]
+    want = [s for s in labelled if "hold_s" in s]
+    assert [s["kind"] for s in got] == [s["kind"] for s in want], got
+    assert all(abs(g["hold_s"] - w["hold_s"]) <= 1.0 for g, w in zip(got, want)), (got, want)
