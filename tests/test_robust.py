@@ -205,11 +205,23 @@ def test_a_calibrated_trace_counts_the_same_in_any_mount(tmp_path, seed):
 
 
 def _analysed(name, tag):
-    """(found, labelled): the segments of synthetic-dev's `name` as variant `tag`, and its labels."""
+    """(found, labelled): the segments of synthetic-dev's `name` as variant `tag`, and its labels
+    (their times stretched like the variant's)."""
     csv = SYN / name
     an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
     return (json.loads(an.json())["segments"],
-            json.loads(csv.with_suffix(".labels.json").read_text())["segments"])
+            B.variant_labels(json.loads(csv.with_suffix(".labels.json").read_text()), tag)["segments"])
+
+
+def _holds(name, tag, kinds):
+    """(found, labelled): the holds of the given kinds, as _analysed."""
+    found, labelled = _analysed(name, tag)
+    return [s for s in found if s["kind"] in kinds], [s for s in labelled if s["kind"] in kinds]
+
+
+def _assert_holds_within_1s(got, want):
+    assert [s["kind"] for s in got] == [s["kind"] for s in want], (got, want)
+    assert all(abs(g["hold_s"] - w["hold_s"]) <= 1.0 for g, w in zip(got, want)), (got, want)
 
 
 def _sets(name, tag):
@@ -375,11 +387,9 @@ def test_a_hole_says_nothing_of_a_holds_effort(monkeypatch):
     A filled frame now leaves the run as it was.  (The bench's "gaps" variant with holes of up
     to 0.5 s every 5 s on average, not every 20 s: about 5% of the samples lost.)"""
     monkeypatch.setattr(B, "GAP_EVERY_S", 5.0)
-    csv = SYN / "dev-100006.csv"
-    want = [s for s in json.loads(csv.with_suffix(".labels.json").read_text())["segments"] if s["kind"] == "cobra"]
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, "gaps"))
-    got = [s for s in json.loads(an.json())["segments"] if s["kind"] == "cobra"]
-    assert len(got) == len(want) == 1 and abs(got[0]["hold_s"] - want[0]["hold_s"]) <= 1.0, (got, want)
+    got, want = _holds("dev-100006.csv", "gaps", ("cobra",))
+    assert len(want) == 1
+    _assert_holds_within_1s(got, want)
 
 
 @pytest.mark.parametrize("tag", ["noisy", "fast+noisy"])
@@ -391,15 +401,9 @@ def test_a_still_plank_in_a_noisy_sensor_is_one_hold_to_its_end(monkeypatch, tag
     and what was left read as a cobra).  Under the keep level but above half its level a
     hold now ends after HOLD_FADE_MS (1 s)."""
     _draw(monkeypatch, "41")
-    csv = SYN / "dev-100004.csv"
-    labels = json.loads(csv.with_suffix(".labels.json").read_text())
-    for one in tag.split("+"):
-        labels = B.variant_labels(labels, one)
-    want = [s for s in labels["segments"] if s["kind"] == "plank"]
-    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
-    got = [s for s in json.loads(an.json())["segments"] if s["kind"] in ("plank", "cobra")]
-    assert [s["kind"] for s in got] == ["plank", "plank"], got
-    assert all(abs(g["hold_s"] - w["hold_s"]) <= 1.0 for g, w in zip(got, want)), (got, want)
+    got, want = _holds("dev-100004.csv", tag, ("plank", "cobra"))
+    assert [s["kind"] for s in want] == ["plank", "plank"], want
+    _assert_holds_within_1s(got, want)
 
 
 def test_settling_onto_all_fours_is_not_lying_down(monkeypatch):
@@ -453,8 +457,4 @@ def test_a_hole_at_the_start_of_the_way_down_is_no_lift(monkeypatch):
     fall) read as a 153 mm lift: a 24 s plank nobody held.  A filled frame is no longer
     quiet: the way down is measured from before the hole, a drop."""
     _draw(monkeypatch, "50")
-    found, labelled = _analysed("dev-100012.csv", "50Hz+gaps")
-    got = [s for s in found if "hold_s" in s]
-    want = [s for s in labelled if "hold_s" in s]
-    assert [s["kind"] for s in got] == [s["kind"] for s in want], got
-    assert all(abs(g["hold_s"] - w["hold_s"]) <= 1.0 for g, w in zip(got, want)), (got, want)
+    _assert_holds_within_1s(*_holds("dev-100012.csv", "50Hz+gaps", ("plank", "side_plank", "cobra")))
