@@ -30,11 +30,13 @@ still spell in a face-down or side posture that is held with effort:
    end).
 3. Evidence.  A spell is a hold once it has lasted HOLD_CONFIRM_MS and
    shows effort (tremor above HOLD_TREMOR_PCT of the resting level for most
-   of it), or the pelvis was lifted into it by a plank's height, or, face
+   of it, or for nearly all of HOLD_CONFIRM_MS since it last stood at rest
+   in the spell: a slow way in is no transit), or the pelvis was lifted into it by a plank's height, or, face
    down, the head end went up by a cobra's incline.  The hold starts where
    the spell began (if the body lay still first and effort is the only
    evidence: where the tremor rose half-way from its level before to the
-   effort's, less the proxy's lag; if lifted into, where the lift stopped
+   effort's, or crossed the effort bar if that was earlier, less the
+   proxy's lag; if lifted into, where the lift stopped
    pushing, when the spell began within _SETTLE_MS of that: a shaky hold's
    settling wobble delays the spell) and is announced at HOLD_MIN_MS, so
    every HOLD_START gets its HOLD_END.  A rep set under way restarts a spell's evidence.
@@ -137,6 +139,8 @@ class HoldDetector:
         self._sp_on = False
         self._sp_start = self._sp_frames = self._eff_frames = 0
         self._calm_n = 0            # the spell's frames without effort before its run of effort
+        self._rest_n = -1           # the spell's frames and frames of effort when the tremor last
+        self._rest_e = 0            # ... stood at its resting level in it (-1: not since it began)
         self._eff_t = -1            # effort since (-1: not now)
         self._rest_t = 0            # the tremor last stood at its resting level
         self._an[_AN_T] = -1
@@ -312,6 +316,7 @@ class HoldDetector:
                 self._sp_on = True
                 self._sp_start = an[_AN_T]
                 self._sp_frames = self._eff_frames = self._calm_n = 0
+                self._rest_n = -1
                 a[_SWAY] = a[_SWAY_N] = 0
                 h[0] = gx << 4
                 h[1] = gy << 4
@@ -341,6 +346,8 @@ class HoldDetector:
                 keep = eff or tr16 * 100 >= f * tn.HOLD_KEEP_TREMOR_PCT
                 if tr16 * 100 <= f * tn.HOLD_REST_TREMOR_PCT:
                     self._rest_t = t
+                    self._rest_n = self._sp_frames
+                    self._rest_e = self._eff_frames
             if self.hint_kind in E.HOLD_KINDS:
                 eff = keep = True
         if self._sp_on and eff:
@@ -575,8 +582,20 @@ class HoldDetector:
         if self._dz_due >= 0 or t - self._sp_start < tn.HOLD_CONFIRM_MS:
             return
         b = 0
-        if self._eff_t >= 0 and self._eff_frames * 100 >= self._sp_frames * tn.HOLD_EFFORT_SHARE_PCT:
-            b = B_EFFORT
+        if self._eff_t >= 0:
+            n = self._sp_frames
+            e = self._eff_frames
+            if e * 100 >= n * tn.HOLD_EFFORT_SHARE_PCT:
+                b = B_EFFORT
+            elif (self._rest_n >= 0 and (n - self._rest_n) * self.frame_ms >= tn.HOLD_CONFIRM_MS
+                    and (e - self._rest_e) * 100 >= (n - self._rest_n) * tn.HOLD_EFFORT_RUN_PCT):
+                # the body lay still at rest in this spell, then the effort
+                # came and stayed: a way in too slow to be seen as a transit
+                # (a chest raised slowly into a cobra) left the spell begun
+                # lying, and its still seconds outweighed the effort's for as
+                # long again.  (More of a share than over the whole spell: a
+                # rest on all fours hovers about the effort bar at 25 Hz)
+                b = B_EFFORT
         dz = self._entry_dz
         if tn.HOLD_LIFT_MIN_MM <= dz <= tn.HOLD_LIFT_MAX_MM:
             b |= B_LIFTED       # the pelvis went up into it
@@ -610,6 +629,16 @@ class HoldDetector:
                 # lay still first (its tremor at rest, or at least not yet
                 # effort's for a second): the effort began when the tremor rose
                 on = self._effort_onset(t)
+                if on >= 0 and self._eff_t > self._rest_t:
+                    # (or where the run of effort began, if earlier: the
+                    # half-way mark is late when the effort's level is far
+                    # above the effort bar; a hold confirmed early by the
+                    # run since the rest saw it 0.64 s late)
+                    o2 = self._eff_t - tn.HOLD_ONSET_LAG_MS
+                    if o2 < self._rest_t:
+                        o2 = self._rest_t
+                    if o2 < on:
+                        on = o2
                 if on < 0 and self._eff_t > self._rest_t:
                     # the rise is older than the frames kept (a slow one
                     # confirms late): the effort has lasted since _eff_t
@@ -740,6 +769,7 @@ class HoldDetector:
         # to show its own evidence again before it is another hold
         self._sp_start = self._t
         self._sp_frames = self._eff_frames = self._calm_n = self._acc[_SWAY] = self._acc[_SWAY_N] = 0
+        self._rest_n = -1
         self._eff_t = -1
         self._entry_dz = self._entry_dux = 0
         self._way[0] = self._t

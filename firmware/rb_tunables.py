@@ -79,6 +79,7 @@ class Tunables:
     HOLD_TREMOR_PCT = 150         # tremor above 1.5x the posture's resting level is effort ...
     HOLD_KEEP_TREMOR_PCT = 140    # ... and above 1.4x keeps it (hysteresis)
     HOLD_EFFORT_SHARE_PCT = 50    # ... for at least this share of a spell's frames to start a hold
+    HOLD_EFFORT_RUN_PCT = 75      # ... or this share of the frames since the tremor last stood at rest in the spell, over HOLD_CONFIRM_MS (a slow way in left the spell begun lying still)
     HOLD_END_TREMOR_PCT = 50      # a hold held by effort alone ends when tremor falls below 50% of its mean ...
     HOLD_LEVEL_PCT = 75           # ... backdated to when it last stood above 75% of it
     HOLD_FADE_MS = 1000           # ... or when it stays under the 1.4x keep level this long (sensor noise masks a still hold's tremor: it dips there for ~1 s)

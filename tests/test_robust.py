@@ -458,3 +458,12 @@ def test_a_hole_at_the_start_of_the_way_down_is_no_lift(monkeypatch):
     quiet: the way down is measured from before the hole, a drop."""
     _draw(monkeypatch, "50")
     _assert_holds_within_1s(*_holds("dev-100012.csv", "50Hz+gaps", ("plank", "side_plank", "cobra")))
+
+
+def test_a_cobra_raised_slowly_out_of_lying_still_is_held_from_when_the_effort_came():
+    """dev-100006's cobra: the chest came up so slowly (at 25 Hz; 20% slower with 5 mg more
+    sensor noise) that the way in was no transit, so the still spell began lying face down,
+    and its still seconds outweighed the effort's until it had lasted as long again: the
+    hold began at a later rise of the tremor, 1.03 and 6.0 s short."""
+    for tag in ("25Hz", "slow+noisy"):
+        _assert_holds_within_1s(*_holds("dev-100006.csv", tag, ("cobra",)))
