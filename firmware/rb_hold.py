@@ -70,6 +70,8 @@ _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
 _ONSET_CALM_N = const(25)   # a spell's frames (1 s) without effort before its run of it: the body lay still first
+_LVL_SHIFT = const(7)       # a hold's tremor level: low-pass over 128 frames (5.1 s) ...
+_LVL_FALL_SHIFT = const(9)  # ... or 512 (20 s) while the tremor is under HOLD_LEVEL_PCT of it
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
 _LIFT_POST_MS = const(600)  # the lift into a spell is measured this long after it began
 _LEVEL_TURN_MILLI = const(87)   # a way in that inclined the head end ~5 deg or more ...
@@ -672,7 +674,12 @@ class HoldDetector:
             return
         if self.basis == B_EFFORT and tr16 > 0:
             # held by effort alone: over when the tremor of effort falls away
-            self._trl16 += ((tr16 << 4) - self._trl16) >> 7
+            # (its level follows the tremor over ~5 s, but over ~20 s while
+            # the tremor is well below it: one that followed a fading hold's
+            # tremor down lowered the bars it is judged by, and a bump of
+            # sensor noise back over 75% of it kept a cobra on 2 s longer)
+            sh = _LVL_FALL_SHIFT if tr16 * 100 < (self._trl16 >> 4) * tn.HOLD_LEVEL_PCT else _LVL_SHIFT
+            self._trl16 += ((tr16 << 4) - self._trl16) >> sh
             lvl = self._trl16 >> 4
             if keep and tr16 * 100 >= lvl * tn.HOLD_END_TREMOR_PCT:
                 self._low_t = -1
