@@ -70,6 +70,7 @@ _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
 _ONSET_CALM_N = const(25)   # a spell's frames (1 s) without effort before its run of it: the body lay still first
+_ONSET_DIP_N = const(3)     # frames in a row at a quarter of the way up: where the tremor last stood before rising (one is a dip of noise)
 _LVL_SHIFT = const(7)       # a hold's tremor level: low-pass over 128 frames (5.1 s) ...
 _LVL_FALL_SHIFT = const(9)  # ... or 512 (20 s) while the tremor is under HOLD_LEVEL_PCT of it
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
@@ -762,11 +763,21 @@ class HoldDetector:
             return -1       # the rise is older than the frames kept
         q1 = pre + ((lvl - pre) >> 2)
         mid = (pre + lvl) >> 1
-        k = 0
-        while k < n and tb[(i - k) % _FB_N] > q1:
+        # (the last run of _ONSET_DIP_N frames there, not the last frame: with
+        # a noisier sensor one frame of the effort's own tremor dipped that
+        # far 3 s into a cobra, and it was dated from there, 2.9 s short)
+        k = run = 0
+        while k < n:
+            if tb[(i - k) % _FB_N] > q1:
+                run = 0
+            else:
+                run += 1
+                if run >= _ONSET_DIP_N:
+                    break
             k += 1
-        if k >= n:
+        if not run:
             return -1
+        k -= run - 1 if k < n else run
         while k > 0 and tb[(i - k) % _FB_N] < mid:
             k -= 1
         return t - k * self.frame_ms - self.tun.HOLD_ONSET_LAG_MS

@@ -477,3 +477,12 @@ def test_a_fading_cobra_is_not_kept_on_by_a_bump_of_sensor_noise(monkeypatch):
     follows a tremor well below it only slowly."""
     _draw(monkeypatch, "54")
     _assert_holds_within_1s(*_holds("dev-100010.csv", "noisy", ("cobra",)))
+
+
+def test_a_dip_of_noise_in_a_cobras_effort_is_not_where_its_effort_began(monkeypatch):
+    """dev-100010's cobra 20% slower with 5 mg more sensor noise (another draw): 3 s into the
+    effort one frame of its tremor dipped to a quarter of the way up from lying still, and the
+    hold was dated from the rise after that dip, 3.2 s late (2.9 s short).  Where the tremor
+    last stood before rising is now the last run of 3 such frames."""
+    _draw(monkeypatch, "41")
+    _assert_holds_within_1s(*_holds("dev-100010.csv", "slow+noisy", ("cobra",)))
