@@ -71,6 +71,7 @@ _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
 _ONSET_CALM_N = const(25)   # a spell's frames (1 s) without effort before its run of it: the body lay still first
 _ONSET_DIP_N = const(3)     # frames in a row at a quarter of the way up: where the tremor last stood before rising (one is a dip of noise)
+_RISE_MS = const(1000)      # the tremor rises from rest to an effort's level within this long
 _LVL_SHIFT = const(7)       # a hold's tremor level: low-pass over 128 frames (5.1 s) ...
 _LVL_FALL_SHIFT = const(9)  # ... or 512 (20 s) while the tremor is under HOLD_LEVEL_PCT of it
 _LIFT_LEAD = const(4)       # frames the lift is integrated from before the transit (it starts gently)
@@ -633,14 +634,16 @@ class HoldDetector:
                 # effort's for a second): the effort began when the tremor rose
                 on = self._effort_onset(t)
                 if on >= 0 and self._eff_t > self._rest_t:
-                    # (or where the run of effort began, if earlier: the
-                    # half-way mark is late when the effort's level is far
-                    # above the effort bar; a hold confirmed early by the
-                    # run since the rest saw it 0.64 s late)
+                    # (or where the run of effort began, if earlier but
+                    # within _RISE_MS: the half-way mark is late when the
+                    # effort's level is far above the effort bar, and a hold
+                    # confirmed early by the run since the rest saw it 0.64 s
+                    # late; a run that began longer before was the tremor
+                    # hovering at the bar, 1.5 s early)
                     o2 = self._eff_t - tn.HOLD_ONSET_LAG_MS
                     if o2 < self._rest_t:
                         o2 = self._rest_t
-                    if o2 < on:
+                    if on - _RISE_MS <= o2 < on:
                         on = o2
                 if on < 0 and self._eff_t > self._rest_t:
                     # the rise is older than the frames kept (a slow one

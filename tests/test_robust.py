@@ -486,3 +486,12 @@ def test_a_dip_of_noise_in_a_cobras_effort_is_not_where_its_effort_began(monkeyp
     last stood before rising is now the last run of 3 such frames."""
     _draw(monkeypatch, "41")
     _assert_holds_within_1s(*_holds("dev-100010.csv", "slow+noisy", ("cobra",)))
+
+
+def test_a_run_of_effort_that_began_long_before_the_rise_does_not_date_a_cobra(monkeypatch):
+    """dev-100010's cobra played quicker and worn another way (another draw): its tremor
+    crossed the effort bar and hovered there 1.5 s before it rose half-way to the effort's
+    level, and a hold held by effort was dated from the earlier of the two, 1.5 s early (1.26
+    s too long).  The bar's crossing is taken only within a second of the half-way mark."""
+    _draw(monkeypatch, "55")
+    _assert_holds_within_1s(*_holds("dev-100010.csv", "fast+strap", ("cobra",)))
