@@ -31,18 +31,20 @@ still spell in a face-down or side posture that is held with effort:
 3. Evidence.  A spell is a hold once it has lasted HOLD_CONFIRM_MS and
    shows effort (tremor above HOLD_TREMOR_PCT of the resting level for most
    of it, or for nearly all of HOLD_CONFIRM_MS since it last stood at rest
-   in the spell: a slow way in is no transit), or the pelvis was lifted into it by a plank's height, or, face
-   down, the head end went up by a cobra's incline.  The hold starts where
-   the spell began (if the body lay still first and effort is the only
-   evidence: where the tremor rose half-way from its level before to the
-   effort's, or crossed the effort bar if that was earlier, less the
-   proxy's lag; if lifted into, where the lift stopped
-   pushing, when the spell began within _SETTLE_MS of that: a shaky hold's
-   settling wobble delays the spell) and is announced at HOLD_MIN_MS, so
-   every HOLD_START gets its HOLD_END.  A rep set under way restarts a spell's evidence.
+   in the spell: a slow way in is no transit), or the pelvis was lifted
+   into it by a plank's height, or, face down, the head end went up by a
+   cobra's incline.  The hold starts where the spell began (if the body lay
+   still first and effort is the only evidence: where the tremor rose
+   half-way from its level before to the effort's, or crossed the effort
+   bar if that was under a second earlier, less the proxy's lag; if lifted
+   into, where the lift stopped pushing, when the spell began within
+   _SETTLE_MS of that: a shaky hold's settling wobble delays the spell) and
+   is announced at HOLD_MIN_MS, so every HOLD_START gets its HOLD_END.  A
+   rep set under way restarts a spell's evidence.
 4. End: where the transit out of it began; where the tremor of a hold held
    by effort alone fell away (under half its level, or under the keep level
-   for HOLD_FADE_MS); at a posture change or a rep set.
+   for HOLD_FADE_MS; the level follows a fading tremor only slowly); at a
+   posture change or a rep set.
 5. Kind.  On the side: side plank.  Face down: cobra when the head end
    went up far or the pelvis did not go up into it, otherwise plank.
 
@@ -70,7 +72,7 @@ _FLOOR_BLOCKS = const(48)   # ... the lowest of the last 48 blocks (2 minutes)
 _UNSET = const(0x7fffffff)
 _ONSET_LVL_N = const(25)    # frames (1 s) the effort's tremor level is the mean of, when a hold starts
 _ONSET_CALM_N = const(25)   # a spell's frames (1 s) without effort before its run of it: the body lay still first
-_ONSET_DIP_N = const(3)     # frames in a row at a quarter of the way up: where the tremor last stood before rising (one is a dip of noise)
+_ONSET_DIP_N = const(3)     # frames in a row a quarter of the way up: where the tremor last stood (one is noise)
 _RISE_MS = const(1000)      # the tremor rises from rest to an effort's level within this long
 _LVL_SHIFT = const(7)       # a hold's tremor level: low-pass over 128 frames (5.1 s) ...
 _LVL_FALL_SHIFT = const(9)  # ... or 512 (20 s) while the tremor is under HOLD_LEVEL_PCT of it
