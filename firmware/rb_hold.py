@@ -635,24 +635,20 @@ class HoldDetector:
                 # lay still first (its tremor at rest, or at least not yet
                 # effort's for a second): the effort began when the tremor rose
                 on = self._effort_onset(t)
-                if on >= 0 and self._eff_t > self._rest_t:
-                    # (or where the run of effort began, if earlier but
-                    # within _RISE_MS: the half-way mark is late when the
-                    # effort's level is far above the effort bar, and a hold
+                if self._eff_t > self._rest_t:
+                    # where the run of effort began (since the last rest): if
+                    # the rise is older than the frames kept (a slow one
+                    # confirms late), or if it is earlier than the half-way
+                    # mark but within _RISE_MS (that mark is late when the
+                    # effort's level is far above the effort bar: a hold
                     # confirmed early by the run since the rest saw it 0.64 s
                     # late; a run that began longer before was the tremor
                     # hovering at the bar, 1.5 s early)
                     o2 = self._eff_t - tn.HOLD_ONSET_LAG_MS
                     if o2 < self._rest_t:
                         o2 = self._rest_t
-                    if on - _RISE_MS <= o2 < on:
+                    if on < 0 or on - _RISE_MS <= o2 < on:
                         on = o2
-                if on < 0 and self._eff_t > self._rest_t:
-                    # the rise is older than the frames kept (a slow one
-                    # confirms late): the effort has lasted since _eff_t
-                    on = self._eff_t - tn.HOLD_ONSET_LAG_MS
-                    if on < self._rest_t:
-                        on = self._rest_t
                 if on > st:
                     st = on
                 elif self._rest_t > st:
