@@ -160,6 +160,10 @@ class Engine:
                 tb = self._bin_end + fm
                 # (tremor -2: a filled frame; -1 is only "not known yet")
                 n = (t_ms - tb) // fm + 2
+                if n > _HOLE_FRAMES:
+                    # (known before the filled frames go in: a lunge swing
+                    # measured across the hole is found while they do)
+                    self._lg[_LG_HOLE] = t_ms
                 k = 1
                 while tb <= t_ms:
                     lf = self._lf
@@ -168,8 +172,7 @@ class Engine:
                                 lf[2] + (az - lf[2]) * k // n)
                     tb += fm
                     k += 1
-                if k > _HOLE_FRAMES:
-                    self._lg[_LG_HOLE] = t_ms
+                self.steps.hole(self._t_last, t_ms)
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         a = self._acc
         a[0] += ax

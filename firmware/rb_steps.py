@@ -27,12 +27,22 @@ A bout ends WALK_END_MS after its last step.  A stop shorter than that (a
 door, a crossing, turning round, shuffling into place) stays in the walk,
 and so do the few steps taken after it: they are steps, and too few and too
 irregular to confirm a walk of their own.
+
+Samples lost in a hole (a radio or bus hiccup; the engine fills frames
+across holes shorter than GAP_RESET_MS) can swallow a heel strike: inside a
+bout, the first step after a hole that comes about two beats after the last
+one (STEP_HOLE_LO_PCT..STEP_HOLE_HI_PCT of the interval) brings the one the
+hole hid with it.  Only across a hole: walking on, a step interval that long
+is a stop or a turn, not a lost step.
 """
 import array
 
 import rb_events as E
 
 _RING_N = 16        # step times kept: a lunge (<= LUNGE_MAX_MS) takes fewer steps than this
+_HOLE_MIN_MS = 60   # a hole this long or longer may have hidden a heel strike (its bump lasts ~0.1 s)
+_HOLE_LO_PCT = 160  # ... if the next step came 1.6-2.5 beats after the last one
+_HOLE_HI_PCT = 250
 
 
 class StepCounter:
@@ -56,12 +66,18 @@ class StepCounter:
         self._cb = [0, 0, 0, 0]
         self.steps = 0
         self.walk_start = 0
+        self.holes = 0       # holes of _HOLE_MIN_MS or more in the data since the last step
         self.last_report = 0
         self.cadence = 0
         self.enabled = True
         self._ring = array.array("i", [0] * _RING_N)   # times of the bout's last steps
         self._ri = 0
         self._t = 0
+
+    def hole(self, t0_ms, t1_ms):
+        """No samples from t0 to t1 (ms): the frames between are filled."""
+        if t1_ms - t0_ms >= _HOLE_MIN_MS and self.holes < 3:
+            self.holes += 1
 
     def feed(self, t_ms, av_mg):
         self._t = t_ms
@@ -85,10 +101,21 @@ class StepCounter:
             self.pending = 0
 
     def _peak(self, t_ms, h):
+        hid = 0
         if self.walking:
+            gap = t_ms - self.last_step
+            if self.holes and self.iv:
+                # holes in the data since the last step, and this one about
+                # two (three) beats after it: the steps between were hidden,
+                # one a hole at most, and the beat held
+                k = (2 * gap + self.iv) // (2 * self.iv)
+                if 2 <= k <= 3 and (gap * 100 >= self.iv * _HOLE_LO_PCT) and (
+                        gap * 100 <= self.iv * (k - 2) * 100 + self.iv * _HOLE_HI_PCT):
+                    hid = k - 1 if k - 1 <= self.holes else self.holes
+                    gap //= hid + 1
             # inside a bout smaller steps (turns, slowing down) still count,
             # on the beat even weak ones (pivot steps, the closing step)
-            on_beat = (t_ms - self.last_step) * 100 <= self.iv * self.tun.STEP_RHYTHM_PCT
+            on_beat = gap * 100 <= self.iv * self.tun.STEP_RHYTHM_PCT
             if not on_beat:
                 # the rhythm broke (a stop): the beat's leniency waits for it
                 # to come back, a counted step on the beat (swaying on the
@@ -117,6 +144,12 @@ class StepCounter:
             iv = self.iv
             if on_beat:
                 self.paused = False
+            for i in range(hid):
+                # the steps the holes hid, spread evenly
+                self.steps += 1
+                self._keep(self.last_step + dt * (i + 1) // (hid + 1))
+            dt //= hid + 1
+            self.holes = 0
             self.last_step = t_ms
             self.last_interval = dt if dt < self.tun.STEP_MAX_MS else self.last_interval
             if dt * 10 < iv * 15:
@@ -150,6 +183,7 @@ class StepCounter:
             cb[0] = h
         cb[2] = h
         self.last_step = t_ms
+        self.holes = 0
         if self.pending >= self.tun.WALK_CONFIRM_STEPS:
             self.walking = True
             if cb[0] * 100 * (self.pending - 1) < cb[1] * self.tun.STEP_FIRST_WEAK_PCT:

@@ -129,3 +129,32 @@ def test_after_a_stop_sway_on_the_old_beat_is_no_step():
     t += 550
     sc._peak(t, mean * 12 // 100)        # ... and with it a weak bump on the beat is a step
     assert sc.steps == 24
+
+
+def test_a_step_hidden_by_a_hole_in_the_data_counts_and_no_other():
+    """Samples lost in a hole can swallow a heel strike: the next step comes two beats after
+    the last.  Across a hole of 60 ms or more that step brings the hidden one with it, one a
+    hole at most; without a hole, or after a longer stop, nothing is added."""
+    sc = _walked_20_strides()
+    mean = sc.peak_avg
+    t = sc.last_step
+    sc.hole(t + 400, t + 800)            # 0.4 s lost across the next heel strike
+    t += 2 * 550
+    sc._peak(t, mean)
+    assert sc.steps == 22 and not sc.paused
+    t += 2 * 550                         # two beats with no hole: a missed bump, not a hidden one
+    sc._peak(t, mean)
+    assert sc.steps == 23
+    sc.hole(t + 300, t + 700)
+    sc.hole(t + 900, t + 1300)
+    t += 3 * 550                         # two holes, three beats: two hidden steps
+    sc._peak(t, mean)
+    assert sc.steps == 26
+    sc.hole(t + 300, t + 330)            # 30 ms: a late sample, not a hole
+    t += 2 * 550
+    sc._peak(t, mean)
+    assert sc.steps == 27
+    sc.hole(t + 300, t + 700)
+    t += 5 * 550                         # a stop of five beats with a hole in it: one step
+    sc._peak(t, mean)
+    assert sc.steps == 28
