@@ -164,6 +164,7 @@ class Engine:
                     # (known before the filled frames go in: a lunge swing
                     # measured across the hole is found while they do)
                     self._lg[_LG_HOLE] = t_ms
+                self.steps.hole(self._t_last, t_ms)
                 k = 1
                 while tb <= t_ms:
                     lf = self._lf
@@ -172,7 +173,6 @@ class Engine:
                                 lf[2] + (az - lf[2]) * k // n)
                     tb += fm
                     k += 1
-                self.steps.hole(self._t_last, t_ms)
             self._bin_end = t_ms - t_ms % self.frame_ms + self.frame_ms
         a = self._acc
         a[0] += ax
@@ -313,7 +313,7 @@ class Engine:
             self.steps.enabled = False
         else:
             self.steps.enabled = True
-        self.steps.feed(t, av)
+        self.steps.feed(t, av, tr == -2)
         if not self.axes_known:
             return
         self._update_posture(t, ux, uy, uz)

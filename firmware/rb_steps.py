@@ -30,19 +30,28 @@ irregular to confirm a walk of their own.
 
 Samples lost in a hole (a radio or bus hiccup; the engine fills frames
 across holes shorter than GAP_RESET_MS) can swallow a heel strike: inside a
-bout, the first step after a hole that comes about two beats after the last
-one (STEP_HOLE_LO_PCT..STEP_HOLE_HI_PCT of the interval) brings the one the
-hole hid with it.  Only across a hole: walking on, a step interval that long
-is a stop or a turn, not a lost step.
+bout, a step that comes two to four beats after the last one, with holes
+between, brings with it the steps due on the beats that fell in a hole.
+Only those: walking on, a step interval that long is a stop or a turn, or a
+bump too weak to see, not a lost step.
 """
 import array
 
 import rb_events as E
 
-_RING_N = 16        # step times kept: a lunge (<= LUNGE_MAX_MS) takes fewer steps than this
-_HOLE_MIN_MS = 60   # a hole this long or longer may have hidden a heel strike (its bump lasts ~0.1 s)
-_HOLE_LO_PCT = 160  # ... if the next step came 1.6-2.5 beats after the last one
-_HOLE_HI_PCT = 250
+try:
+    from micropython import const
+except ImportError:         # CPython, importing the same file on the host
+    def const(x):  # type: ignore[misc]
+        return x
+
+_RING_N = const(16)         # step times kept: a lunge (<= LUNGE_MAX_MS) takes fewer steps than this
+_HOLE_MIN_MS = const(60)    # a hole this long or longer may have hidden a heel strike (its bump lasts ~0.1 s) ...
+_HOLE_EDGE_MS = const(80)   # ... one due this soon before it too (the peak needs the frames either side) ...
+_HOLE_AFTER_MS = const(200)  # ... or this soon after it (the band-pass jolted by the held reading's step back)
+_HOLES_N = const(4)         # holes kept since the last step
+_HOLE_BEATS = const(4)      # the step after them came 2-4 beats after the last one ...
+_HOLE_SLACK_PCT = const(40)  # ... less 40% of a beat at most (then the beats between are where steps were due)
 
 
 class StepCounter:
@@ -66,7 +75,10 @@ class StepCounter:
         self._cb = [0, 0, 0, 0]
         self.steps = 0
         self.walk_start = 0
-        self.holes = 0       # holes of _HOLE_MIN_MS or more in the data since the last step
+        self._pf = False     # the frame before was filled across a hole ...
+        self._hole_end = -1  # ... of _HOLE_MIN_MS or more, the last of which ended at (ms)
+        self.holes = 0       # holes of _HOLE_MIN_MS or more in the data since the last step ...
+        self._hl = array.array("i", [0] * (2 * _HOLES_N))  # ... their starts and ends (ms)
         self.last_report = 0
         self.cadence = 0
         self.enabled = True
@@ -75,12 +87,56 @@ class StepCounter:
         self._t = 0
 
     def hole(self, t0_ms, t1_ms):
-        """No samples from t0 to t1 (ms): the frames between are filled."""
-        if t1_ms - t0_ms >= _HOLE_MIN_MS and self.holes < 3:
+        """No samples from t0 to t1 (ms): the frames between are filled
+        (holes over GAP_RESET_MS reset the engine's filters: not here)."""
+        if t1_ms - t0_ms < _HOLE_MIN_MS:
+            return
+        self._hole_end = t1_ms
+        if self.holes < _HOLES_N:
+            hl = self._hl
+            hl[2 * self.holes] = t0_ms
+            hl[2 * self.holes + 1] = t1_ms
             self.holes += 1
 
-    def feed(self, t_ms, av_mg):
+    def _holes_after(self, t_ms):
+        """A step at t: forget the holes over before it (the last one, going
+        on past it, is still ahead: the step was seen as the hole began)."""
+        n = self.holes
+        hl = self._hl
+        if n and hl[2 * n - 1] > t_ms:
+            hl[0] = hl[2 * n - 2]
+            hl[1] = hl[2 * n - 1]
+            self.holes = 1
+        else:
+            self.holes = 0
+
+    def _hidden(self, gap, k, count=False):
+        """Of the k - 1 beats between the last step and one `gap` ms after it,
+        how many fell in a hole (or so near it that the bump there was not
+        seen whole); with `count`, count them as steps."""
+        hl = self._hl
+        n = 0
+        for j in range(1, k):
+            tj = self.last_step + gap * j // k
+            for i in range(self.holes):
+                if hl[2 * i] - _HOLE_EDGE_MS <= tj <= hl[2 * i + 1] + _HOLE_AFTER_MS:
+                    n += 1
+                    if count:
+                        self.steps += 1
+                        self._keep(tj)
+                    break
+        return n
+
+    def feed(self, t_ms, av_mg, filled=False):
+        """One frame's vertical specific force (mg) at t (ms); `filled`: a
+        frame the engine made up across a hole (the last reading held)."""
         self._t = t_ms
+        fake = filled and t_ms <= self._hole_end
+        if fake:
+            # across a hole the held reading is no signal: the filters see
+            # their own slow mean (the held bounce pulled that mean over for
+            # the half second after the hole, hiding the steps there)
+            av_mg = self.hp16 >> 4
         # band-pass: remove the slow mean (tau ~0.6 s at 25 Hz), then smooth lightly
         if self.hp16 == 0:
             self.hp16 = av_mg << 4      # (started at the first sample: 1 g is no step)
@@ -90,11 +146,15 @@ class StepCounter:
         self.sm1 += (x - self.sm1) >> 1
         p = self.prev
         sm = p + ((self.sm1 - p) >> 1)
-        # a local maximum, seen one frame late
-        if p > self.prev2 and p >= sm and self.enabled:
+        # a local maximum, seen one frame late (not of a held reading: the
+        # step the hole hid is found from the rhythm, in _peak)
+        if p > self.prev2 and p >= sm and self.enabled and not self._pf:
             self._peak(t_ms, p)
         self.prev2 = p
         self.prev = sm
+        # (a held frame of a short hole, one bin left empty by jitter at
+        # 25 Hz, is as good as the reading)
+        self._pf = fake
         if self.walking and t_ms - self.last_step > self.tun.WALK_END_MS:
             self._end_walk(t_ms)
         elif not self.walking and self.pending and t_ms - self.last_step > self.tun.STEP_MAX_MS:
@@ -104,15 +164,16 @@ class StepCounter:
         hid = 0
         if self.walking:
             gap = t_ms - self.last_step
+            k = 0
             if self.holes and self.iv:
                 # holes in the data since the last step, and this one about
-                # two (three) beats after it: the steps between were hidden,
-                # one a hole at most, and the beat held
+                # two to four beats after it: the beats that fell in a hole
+                # were hidden steps, and the beat held
                 k = (2 * gap + self.iv) // (2 * self.iv)
-                if 2 <= k <= 3 and (gap * 100 >= self.iv * _HOLE_LO_PCT) and (
-                        gap * 100 <= self.iv * (k - 2) * 100 + self.iv * _HOLE_HI_PCT):
-                    hid = k - 1 if k - 1 <= self.holes else self.holes
-                    gap //= hid + 1
+                if 2 <= k <= _HOLE_BEATS and gap * 100 >= self.iv * (100 * k - _HOLE_SLACK_PCT):
+                    hid = self._hidden(gap, k)
+                if hid:
+                    gap //= k
             # inside a bout smaller steps (turns, slowing down) still count,
             # on the beat even weak ones (pivot steps, the closing step)
             on_beat = gap * 100 <= self.iv * self.tun.STEP_RHYTHM_PCT
@@ -144,12 +205,10 @@ class StepCounter:
             iv = self.iv
             if on_beat:
                 self.paused = False
-            for i in range(hid):
-                # the steps the holes hid, spread evenly
-                self.steps += 1
-                self._keep(self.last_step + dt * (i + 1) // (hid + 1))
-            dt //= hid + 1
-            self.holes = 0
+            if hid:
+                self._hidden(dt, k, True)
+                dt //= k
+            self._holes_after(t_ms)
             self.last_step = t_ms
             self.last_interval = dt if dt < self.tun.STEP_MAX_MS else self.last_interval
             if dt * 10 < iv * 15:
@@ -164,6 +223,16 @@ class StepCounter:
             return
         # not walking yet: is this step regular with the previous ones?
         cb = self._cb
+        li = self.last_interval
+        if self.pending >= 2 and li and self.holes:
+            # (every beat since the last one fell in a hole: the steps due
+            # there were hidden, and the rhythm held)
+            k = (2 * dt + li) // (2 * li)
+            if (2 <= k <= _HOLE_BEATS and dt * 100 >= li * (100 * k - _HOLE_SLACK_PCT)
+                    and self._hidden(dt, k) == k - 1):
+                self.pending += k - 1
+                cb[1] += h * (k - 1)
+                dt //= k
         if self.pending and dt <= self.tun.STEP_MAX_MS:
             li = self.last_interval
             if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.tun.STEP_REGULAR_PCT:
@@ -183,7 +252,7 @@ class StepCounter:
             cb[0] = h
         cb[2] = h
         self.last_step = t_ms
-        self.holes = 0
+        self._holes_after(t_ms)
         if self.pending >= self.tun.WALK_CONFIRM_STEPS:
             self.walking = True
             if cb[0] * 100 * (self.pending - 1) < cb[1] * self.tun.STEP_FIRST_WEAK_PCT:

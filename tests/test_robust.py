@@ -371,7 +371,7 @@ def _walk_steps(found):
     ("dev-100012.csv", "gaps", "61", None),          # 37 of 39: two holes of 0.44-0.46 s mid-walk
     ("dev-100009.csv", "200Hz+gaps", "61", None),    # 83 of 84
     ("dev-100012.csv", "gaps", None, 5.0),           # 37 of 39
-    ("dev-100004.csv", "fast+gaps", None, 5.0),      # 107 of 112
+    ("dev-100004.csv", "25Hz+gaps", None, 5.0),      # 110 of 112
 ])
 def test_a_step_a_hole_in_the_data_hid_still_counts(monkeypatch, name, tag, draw, every_s):
     """Holes of dropped samples (up to 0.5 s) in the middle of a walk swallowed heel strikes:

@@ -44,6 +44,36 @@ def run(samples, cancel_at=None, since=None):
     return [e for e in evs if e[0] == E.EV_WALK_END]
 
 
+def run_holes(samples, holes):
+    """As run, with samples lost in each (t0, t1) hole: the engine reports the hole, then
+    fills its frames with the last reading held."""
+    evs = []
+    sc = rb_steps.StepCounter(rb_tunables.Tunables(), evs.append)
+    held = None
+    for t, av in samples:
+        hole = None
+        for h in holes:
+            if h[0] <= t < h[1]:
+                hole = h
+        if hole is None:
+            held = av
+            sc.feed(t, av)
+            continue
+        if t - FRAME_MS < hole[0]:
+            sc.hole(t - FRAME_MS, hole[1])
+        sc.feed(t, held, True)
+    sc.finish(samples[-1][0])
+    return [e for e in evs if e[0] == E.EV_WALK_END]
+
+
+def holes():
+    # 30 strides, 550 ms apart from 2 s: holes across the 3rd heel strike (while the walk is
+    # still to be confirmed), the 11th, and the 21st and 22nd (two holes), and a short one
+    # between strikes that hides none
+    return run_holes(bounce(stride(2000, 30), 25000),
+                     [(2950, 3350), (7300, 7700), (12800, 13300), (13400, 13900), (15700, 15850)])
+
+
 def plain():
     return run(bounce(stride(2000, 30), 25000))
 
@@ -89,7 +119,7 @@ def lunges_only():
 
 
 SCENARIOS = (("plain", plain), ("push_off", push_off), ("three_bumps_at_start", three_bumps_at_start), ("short_stop", short_stop), ("long_stop", long_stop),
-             ("lunges_after_walk", lunges_after_walk), ("lunges_only", lunges_only))
+             ("lunges_after_walk", lunges_after_walk), ("lunges_only", lunges_only), ("holes", holes))
 
 if __name__ == "__main__":
     for name, fn in SCENARIOS:
