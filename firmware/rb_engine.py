@@ -103,7 +103,7 @@ class Engine:
         self.calibrator = rb_mount.Calibrator() if mount == MOUNT_CALIBRATE else None
         self.axes_known = mount in (MOUNT_DEFAULT, MOUNT_FIXED)
         self.frame_ms = t.FRAME_MS
-        self.steps = rb_steps.StepCounter(t, self.emit)
+        self.steps = rb_steps.StepCounter(t, self.emit, rate_hz)
         self.holds = rb_hold.HoldDetector(t, self.frame_ms, self.emit)
         self.hint_kind = E.K_NONE
         # bin accumulators

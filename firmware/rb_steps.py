@@ -46,7 +46,7 @@ except ImportError:         # CPython, importing the same file on the host
         return x
 
 _RING_N = const(16)         # step times kept: a lunge (<= LUNGE_MAX_MS) takes fewer steps than this
-_HOLE_MIN_MS = const(60)    # a hole this long or longer may have hidden a heel strike (its bump lasts ~0.1 s) ...
+_HOLE_MIN_MS = const(60)    # a hole this long or longer (4 sample periods at least) may have hidden a heel strike (its bump lasts ~0.1 s) ...
 _HOLE_EDGE_MS = const(80)   # ... one due this soon before it too (the peak needs the frames either side) ...
 _HOLE_AFTER_MS = const(200)  # ... or this soon after it (the band-pass jolted by the held reading's step back)
 _HOLES_N = const(4)         # holes kept since the last step
@@ -55,8 +55,11 @@ _HOLE_SLACK_PCT = const(40)  # ... less 40% of a beat at most (then the beats be
 
 
 class StepCounter:
-    def __init__(self, tun, emit):
+    def __init__(self, tun, emit, rate_hz=100):
         self.emit = emit
+        # a hole: samples lost for _HOLE_MIN_MS or 4 sample periods, if longer
+        # (at 25 Hz a late sample leaves a bin empty, and jitter two)
+        self._hole_min = 4000 // rate_hz if rate_hz < 4000 // _HOLE_MIN_MS else _HOLE_MIN_MS
         self.tun = tun
         self.hp16 = 0        # slow mean of vertical accel, x16
         self.sm1 = 0         # first smoothing stage (mg)
@@ -89,7 +92,7 @@ class StepCounter:
     def hole(self, t0_ms, t1_ms):
         """No samples from t0 to t1 (ms): the frames between are filled
         (holes over GAP_RESET_MS reset the engine's filters: not here)."""
-        if t1_ms - t0_ms < _HOLE_MIN_MS:
+        if t1_ms - t0_ms < self._hole_min:
             return
         self._hole_end = t1_ms
         if self.holes < _HOLES_N:

@@ -164,3 +164,12 @@ def test_a_step_hidden_by_a_hole_in_the_data_counts_and_no_other():
     t += 5 * 550                         # a stop of five beats with a hole in it: one step
     sc._peak(t, mean)
     assert sc.steps == 29
+
+
+def test_at_25_hz_a_gap_of_three_periods_is_no_hole():
+    """At 25 Hz one late sample leaves a bin empty and jitter two: a hole is 4 periods (160 ms)."""
+    sc = rb_steps.StepCounter(rb_tunables.Tunables(), lambda ev: None, rate_hz=25)
+    sc.hole(1000, 1120)
+    assert sc.holes == 0
+    sc.hole(2000, 2160)
+    assert sc.holes == 1
