@@ -31,9 +31,11 @@ irregular to confirm a walk of their own.
 Samples lost in a hole (a radio or bus hiccup; the engine fills frames
 across holes shorter than GAP_RESET_MS) can swallow a heel strike: inside a
 bout, a step that comes two to four beats after the last one, with holes
-between, brings with it the steps due on the beats that fell in a hole.
-Only those: walking on, a step interval that long is a stop or a turn, or a
-bump too weak to see, not a lost step.
+between, brings with it the steps due on the beats that fell in a hole (and
+before a bout is confirmed, when every beat between fell in one).  Only
+those: walking on, a step interval that long is a stop or a turn, or a bump
+too weak to see, not a lost step.  The held reading the engine fills a hole
+with is no signal: no peak is taken from it.
 """
 import array
 
@@ -46,7 +48,7 @@ except ImportError:         # CPython, importing the same file on the host
         return x
 
 _RING_N = const(16)         # step times kept: a lunge (<= LUNGE_MAX_MS) takes fewer steps than this
-_HOLE_MIN_MS = const(60)    # a hole this long or longer (4 sample periods at least) may have hidden a heel strike (its bump lasts ~0.1 s) ...
+_HOLE_MIN_MS = const(60)    # a hole this long (and 4 sample periods) may have hidden a heel strike (a bump: ~0.1 s) ...
 _HOLE_EDGE_MS = const(80)   # ... one due this soon before it too (the peak needs the frames either side) ...
 _HOLE_AFTER_MS = const(200)  # ... or this soon after it (the band-pass jolted by the held reading's step back)
 _HOLES_N = const(4)         # holes kept since the last step
