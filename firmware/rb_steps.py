@@ -61,7 +61,7 @@ class StepCounter:
         self.emit = emit
         # a hole: samples lost for _HOLE_MIN_MS or 4 sample periods, if longer
         # (at 25 Hz a late sample leaves a bin empty, and jitter two)
-        self._hole_min = 4000 // rate_hz if rate_hz < 4000 // _HOLE_MIN_MS else _HOLE_MIN_MS
+        self._hole_min = max(_HOLE_MIN_MS, 4000 // rate_hz)
         self.tun = tun
         self.hp16 = 0        # slow mean of vertical accel, x16
         self.sm1 = 0         # first smoothing stage (mg)
@@ -239,7 +239,6 @@ class StepCounter:
                 cb[1] += h * (k - 1)
                 dt //= k
         if self.pending and dt <= self.tun.STEP_MAX_MS:
-            li = self.last_interval
             if self.pending >= 2 and li and abs(dt - li) * 100 > li * self.tun.STEP_REGULAR_PCT:
                 self.pending = 1
                 self.first_step = self.last_step

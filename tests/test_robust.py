@@ -230,6 +230,11 @@ def _sets(name, tag):
     return _reps(found), _reps(labels)
 
 
+def _walk_steps(segments):
+    """The steps of every walk among `segments`."""
+    return [s["steps"] for s in segments if s["kind"] == "walk"]
+
+
 def _reps(segments):
     """The (kind, reps) of every set among `segments`."""
     return [(s["kind"], s["reps"]) for s in segments if "reps" in s]
@@ -360,11 +365,7 @@ def test_a_hole_as_a_walk_begins_ends_no_walk():
     112 steps were lost.  A swing across a hole while a walk is open is no lunge and ends
     nothing."""
     found, _ = _analysed("dev-100004.csv", "gaps")
-    assert [w["steps"] for w in found if w["kind"] == "walk"] == [112]
-
-
-def _walk_steps(found):
-    return [s["steps"] for s in found if s["kind"] == "walk"]
+    assert _walk_steps(found) == [112]
 
 
 @pytest.mark.parametrize("name,tag,draw,every_s", [

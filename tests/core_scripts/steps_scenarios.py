@@ -30,25 +30,13 @@ def stride(t0, n, iv=550, mg=400):
     return [(t0 + i * iv, mg) for i in range(n)]
 
 
-def run(samples, cancel_at=None, since=None):
-    """WALK_END events; at cancel_at the lunge detector says "stepping since `since` was lunges"."""
+def run(samples, cancel_at=None, since=None, holes=()):
+    """WALK_END events; at cancel_at the lunge detector says "stepping since `since` was
+    lunges"; samples inside a (t0, t1) of `holes` are lost: the engine reports the hole,
+    then fills its frames with the last reading held."""
     evs = []
     sc = rb_steps.StepCounter(rb_tunables.Tunables(), evs.append)
     said = False
-    for t, av in samples:
-        sc.feed(t, av)
-        if cancel_at is not None and t >= cancel_at and not said:
-            said = True
-            sc.cancel(since)
-    sc.finish(samples[-1][0])
-    return [e for e in evs if e[0] == E.EV_WALK_END]
-
-
-def run_holes(samples, holes):
-    """As run, with samples lost in each (t0, t1) hole: the engine reports the hole, then
-    fills its frames with the last reading held."""
-    evs = []
-    sc = rb_steps.StepCounter(rb_tunables.Tunables(), evs.append)
     held = None
     for t, av in samples:
         hole = None
@@ -58,10 +46,13 @@ def run_holes(samples, holes):
         if hole is None:
             held = av
             sc.feed(t, av)
-            continue
-        if t - FRAME_MS < hole[0]:
-            sc.hole(t - FRAME_MS, hole[1])
-        sc.feed(t, held, True)
+        else:
+            if t - FRAME_MS < hole[0]:
+                sc.hole(t - FRAME_MS, hole[1])
+            sc.feed(t, held, True)
+        if cancel_at is not None and t >= cancel_at and not said:
+            said = True
+            sc.cancel(since)
     sc.finish(samples[-1][0])
     return [e for e in evs if e[0] == E.EV_WALK_END]
 
@@ -70,8 +61,8 @@ def holes():
     # 30 strides, 550 ms apart from 2 s: holes across the 3rd heel strike (while the walk is
     # still to be confirmed), the 11th, and the 21st and 22nd (two holes), and a short one
     # between strikes that hides none
-    return run_holes(bounce(stride(2000, 30), 25000),
-                     [(2950, 3350), (7300, 7700), (12800, 13300), (13400, 13900), (15700, 15850)])
+    return run(bounce(stride(2000, 30), 25000),
+               holes=[(2950, 3350), (7300, 7700), (12800, 13300), (13400, 13900), (15700, 15850)])
 
 
 def plain():
