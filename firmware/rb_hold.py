@@ -683,9 +683,14 @@ class HoldDetector:
             sh = _LVL_FALL_SHIFT if tr16 * 100 < (self._trl16 >> 4) * tn.HOLD_LEVEL_PCT else _LVL_SHIFT
             self._trl16 += ((tr16 << 4) - self._trl16) >> sh
             lvl = self._trl16 >> 4
-            if keep and tr16 * 100 >= lvl * tn.HOLD_END_TREMOR_PCT:
+            hi = tr16 * 100 >= lvl * tn.HOLD_LEVEL_PCT
+            if keep and tr16 * 100 >= lvl * tn.HOLD_END_TREMOR_PCT and (hi or self._low_t < 0):
+                # (once the tremor fell under the keep bar, only its return
+                # to the hold's own level ends the dip: sensor noise about
+                # the keep bar after a cobra restarted it again and again,
+                # until a bump over 75% kept the cobra on 2 s longer)
                 self._low_t = -1
-                if tr16 * 100 >= lvl * tn.HOLD_LEVEL_PCT:
+                if hi:
                     self._eff_hi_t = t
             else:
                 if self._low_t < 0:

@@ -290,6 +290,25 @@ def test_a_blip_of_effort_does_not_end_lying_still_before_a_cobra(monkeypatch):
     assert _holds_off_by(monkeypatch, "dev-100010.csv", "200Hz+acc+offsets", "7") == []
 
 
+@pytest.mark.parametrize("tag,draw", [("noisy", "81"), ("noisy+offsets", "63")])
+def test_noise_about_the_keep_bar_after_a_cobra_does_not_keep_it_on(monkeypatch, tag, draw):
+    """A cobra held by effort alone (its pelvis stays on the floor) ends when the tremor
+    falls away.  With 5 mg of extra sensor noise (two draws other than the bench's), the
+    tremor after dev-100006's cobra hovered about the keep bar (1.4x the resting level) for
+    4 s: each frame over it restarted the second the tremor must stay low, until a bump back
+    over 75% of the hold's level dated the end there, 2.0 s late.  Once the tremor is down,
+    only its return to the hold's own level ends the dip now."""
+    orig = B._variant
+    monkeypatch.setattr(B, "_variant", lambda lines, n, t: orig(lines, n + "#" + draw, t))
+    csv = SYN / "dev-100006.csv"
+    want = [s for s in json.loads(csv.with_suffix(".labels.json").read_text())["segments"] if s["kind"] == "cobra"]
+    an, _, _ = rb_analysis.analyze_lines(B.variant(csv, tag))
+    got = [s for s in json.loads(an.json())["segments"] if s["kind"] == "cobra"]
+    assert len(got) == len(want) == 1
+    assert abs(got[0]["end"] - want[0]["end"]) < 0.3, (got[0], want[0])
+    assert abs(got[0]["hold_s"] - want[0]["hold_s"]) < 1.0
+
+
 def test_a_hold_begins_where_f_stays_level_not_its_slow_mean():
     """A spell begins once gravity stays in a small cone and |f| stays level.  |f| was judged
     less its slow mean (2.6 s), which after the lift into a side plank relaxes for seconds:
