@@ -630,7 +630,12 @@ class HoldDetector:
         self.kind = kind
         self.basis = b
         st = self._sp_start
-        if b == B_EFFORT:
+        # (held by effort with the pelvis up a plank's height into it: up in
+        # the plank since the body got there, however still it lay at first;
+        # a low, still plank's tremor rose to effort's 3 s after it began.
+        # All fours is higher: a rest there may hover about the effort bar)
+        up = kind == E.K_PLANK and tn.PLANK_EFFORT_LIFT_MM <= self._entry_dz <= tn.HOLD_LIFT_MAX_MM
+        if b == B_EFFORT and not up:
             if self._rest_t > st or self._calm_n >= _ONSET_CALM_N:
                 # lay still first (its tremor at rest, or at least not yet
                 # effort's for a second): the effort began when the tremor rose

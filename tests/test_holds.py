@@ -105,6 +105,28 @@ def test_a_low_plank_held_with_effort_is_a_plank_not_a_cobra():
     assert ev[2] == E.K_PLANK and abs(ev[4] - 30000) <= 1000
 
 
+@pytest.mark.parametrize("calm_s", [1.5, 3.0])
+def test_a_low_plank_held_still_at_first_is_timed_from_the_lift(calm_s):
+    """A low plank (a ~10 cm lift, under the bar that shows a plank by itself) whose tremor
+    stayed at rest for its first seconds was dated from where the tremor rose, as if the
+    body had lain still before it (dev-100004's second plank with 5 mg of extra noise,
+    draw 61: 3.2 s short).  The pelvis went up into the spell, so the plank began there."""
+    b = Body()
+    b.still(130)
+    b.move(0.10, 1.0)
+    t_up = b.t
+    b.still(calm_s)                         # up, and still: no effort shows yet
+    b.tremor_mg = 12.0
+    b.still(30)
+    b.tremor_mg = 0.0
+    b.move(-0.10, 1.0)
+    b.still(10)
+    (ev,) = b.holds()
+    assert ev[2] == E.K_PLANK
+    assert abs(ev[3] - t_up) <= 400, (ev[3] - t_up)
+    assert abs(ev[4] - (30000 + calm_s * 1000)) <= 600
+
+
 def test_the_lift_into_a_spell_is_measured_in_millimetres():
     for dz, dur in ((0.2, 1.2), (0.25, 1.5), (-0.2, 1.2), (0.15, 1.0)):
         b = Body()
@@ -331,6 +353,17 @@ def test_no_hold_in_rest_and_fidgets():
         with open(gen / (name + ".csv")) as f:
             an, _, _ = rb_analysis.analyze_lines(f)
         assert [s for s in json.loads(an.json())["segments"] if "hold_s" in s] == [], name
+
+
+@pytest.mark.parametrize("name,seed", [("rest_fidget_calib", 11), ("rest_fidget_default", 73)])
+def test_a_rest_on_all_fours_whose_tremor_rises_is_no_plank(name, seed):
+    """Up onto all fours from lying is higher than a plank (40-50 cm): a rest there whose
+    tremor rises to effort's level after a few seconds is not a plank begun where the body
+    got there (our generator's seeds 11 and 73, which read 8.6 s planks when every effort
+    held spell lifted into more than PLANK_EFFORT_LIFT_MM was dated from its start)."""
+    tr = G.generate_trace(name, seed=seed)
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    assert [s for s in json.loads(an.json())["segments"] if "hold_s" in s] == []
 
 
 @pytest.mark.parametrize("seed", [5, 11, 18, 27, 29])
