@@ -65,15 +65,20 @@ class Body:
     def holds(self):
         return [ev for ev in self.events if ev[0] == E.EV_HOLD_END]
 
-    def lifted_hold(self, dz_m, move_s, tremor_mg, hold_s):
-        """After two minutes of rest: up by dz_m, held with tremor for hold_s, back down, rest."""
+    def lifted_hold(self, dz_m, move_s, tremor_mg, hold_s, settle=None):
+        """After two minutes of rest: up by dz_m, settle(self) if given, held with tremor for
+        hold_s, back down, rest.  Returns the time the lift ended (ms)."""
         self.still(130)
         self.move(dz_m, move_s)
+        t_up = self.t
+        if settle:
+            settle(self)
         self.tremor_mg = tremor_mg
         self.still(hold_s)
         self.tremor_mg = 0.0
         self.move(-dz_m, move_s)
         self.still(10)
+        return t_up
 
 
 def test_a_plank_is_lifted_into_timed_from_the_lift_to_the_lowering():
@@ -112,15 +117,7 @@ def test_a_low_plank_held_still_at_first_is_timed_from_the_lift(calm_s):
     body had lain still before it (dev-100004's second plank with 5 mg of extra noise,
     draw 61: 3.2 s short).  The pelvis went up into the spell, so the plank began there."""
     b = Body()
-    b.still(130)
-    b.move(0.10, 1.0)
-    t_up = b.t
-    b.still(calm_s)                         # up, and still: no effort shows yet
-    b.tremor_mg = 12.0
-    b.still(30)
-    b.tremor_mg = 0.0
-    b.move(-0.10, 1.0)
-    b.still(10)
+    t_up = b.lifted_hold(0.10, 1.0, 12.0, 30, settle=lambda b: b.still(calm_s))   # up, still: no effort yet
     (ev,) = b.holds()
     assert ev[2] == E.K_PLANK
     assert abs(ev[3] - t_up) <= 400, (ev[3] - t_up)
@@ -414,19 +411,14 @@ def test_a_lifted_hold_starts_where_the_lift_stopped_not_where_its_wobble_settle
     dated from there, up to a second late (the independent model's plank and side plank
     0.36-0.63 s, 1.0 s played 20% slower).  The body got there when the lift stopped pushing:
     a lifted hold starts there if the spell began within 0.5 s of it."""
+    def bob(b):                             # settling: 1 s of a 1.5 Hz bob that tips the body 1.5 deg
+        for i in range(25):
+            b.pitch_deg = 1.5 * math.sin(2 * math.pi * 1.5 * i * 0.04)
+            b._frame(15.0 * math.sin(2 * math.pi * 1.5 * i * 0.04))
+        b.pitch_deg = 0.0
+
     b = Body()
-    b.still(130)
-    b.move(0.22, 1.2)                       # up into the plank
-    t_up = b.t
-    for i in range(25):                     # settling: 1 s of a 1.5 Hz bob that tips the body 1.5 deg
-        b.pitch_deg = 1.5 * math.sin(2 * math.pi * 1.5 * i * 0.04)
-        b._frame(15.0 * math.sin(2 * math.pi * 1.5 * i * 0.04))
-    b.pitch_deg = 0.0
-    b.tremor_mg = 12.0
-    b.still(30)
-    b.tremor_mg = 0.0
-    b.move(-0.22, 1.2)
-    b.still(10)
+    t_up = b.lifted_hold(0.22, 1.2, 12.0, 30, settle=bob)
     (ev,) = b.holds()
     assert ev[2] == E.K_PLANK
     assert abs(ev[3] - t_up) <= 200, ev[3] - t_up
