@@ -56,6 +56,13 @@ _HOLE_BEATS = const(4)      # the step after them came 2-4 beats after the last 
 _HOLE_SLACK_PCT = const(40)  # ... less 40% of a beat at most (then the beats between are where steps were due)
 
 
+def _beats(gap, iv):
+    """Beats of iv (ms) in gap: 2 to _HOLE_BEATS, less _HOLE_SLACK_PCT of one at
+    most (then the beats between are where steps were due), else 0."""
+    k = (2 * gap + iv) // (2 * iv)
+    return k if 2 <= k <= _HOLE_BEATS and gap * 100 >= iv * (100 * k - _HOLE_SLACK_PCT) else 0
+
+
 class StepCounter:
     def __init__(self, tun, emit, rate_hz=100):
         self.emit = emit
@@ -174,8 +181,8 @@ class StepCounter:
                 # holes in the data since the last step, and this one about
                 # two to four beats after it: the beats that fell in a hole
                 # were hidden steps, and the beat held
-                k = (2 * gap + self.iv) // (2 * self.iv)
-                if 2 <= k <= _HOLE_BEATS and gap * 100 >= self.iv * (100 * k - _HOLE_SLACK_PCT):
+                k = _beats(gap, self.iv)
+                if k:
                     hid = self._hidden(gap, k)
                 if hid:
                     gap //= k
@@ -232,9 +239,8 @@ class StepCounter:
         if self.pending >= 2 and li and self.holes:
             # (every beat since the last one fell in a hole: the steps due
             # there were hidden, and the rhythm held)
-            k = (2 * dt + li) // (2 * li)
-            if (2 <= k <= _HOLE_BEATS and dt * 100 >= li * (100 * k - _HOLE_SLACK_PCT)
-                    and self._hidden(dt, k) == k - 1):
+            k = _beats(dt, li)
+            if k and self._hidden(dt, k) == k - 1:
                 self.pending += k - 1
                 cb[1] += h * (k - 1)
                 dt //= k
