@@ -350,11 +350,17 @@ class Engine:
             if t - self._last_rep_t > gap:
                 self._end_set(t)
         if self._pend_n and t - self._pend_t[0] > self.tun.SET_GAP_MS:
-            self._drop_pending()
+            # isolated candidates that never became a set: fidgets, not reps
+            self._pend_n = 0  # type: int
 
-    def _drop_pending(self):
-        # isolated candidates that never became a set: fidgets, not reps
-        self._pend_n = 0
+    def _rep_hi(self, p):
+        # face down a leg lift tips the pelvis only a few degrees (anterior
+        # tilt 3-10, less the better the wearer holds the lumbar spine): its
+        # own, lower bar.  Not during a hold: a plank's sway tips it as far
+        # and its reps would end the hold
+        if p == E.P_PRONE and not self.holds.on:
+            return self.tun.REP_HI_PRONE_MILLI
+        return self.tun.REP_HI_MILLI
 
     def _level(self, t, fx, fy, fz, motion):
         """Default mount: learn the strap's tilt from standing still, so that
@@ -610,9 +616,7 @@ class Engine:
             # (x256) was measured: leg raise sets gain, but bird dog sets are
             # lost whole as it drifts toward their held tops; these rules are
             # tuned with the step as it is)
-            # (face down its own bar: it was set lower than the supine one, a
-            # leg lift tipping the pelvis only a few degrees; now it is higher)
-            hi = tn.REP_HI_PRONE_MILLI if p == E.P_PRONE else tn.REP_HI_MILLI
+            hi = self._rep_hi(p)
             ref = 0
             if self._set_kind != E.K_NONE and self._set_reps >= 2:
                 ref = self._pk16 >> 4
@@ -744,7 +748,7 @@ class Engine:
                     d1 = (by * s[3] - bz * s[2]) // (1000 * n)
                     d2 = (bz * s[1] - bx * s[3]) // (1000 * n)
                     d = isqrt(d1 * d1 + d2 * d2)
-                    if d >= tn.REP_HI_MILLI and 2 * d <= self._dmax:
+                    if d >= self._rep_hi(p) and 2 * d <= self._dmax:
                         _seat(b, s[1], s[2], s[3], n)
         else:
             self._quiet_since = -1
@@ -830,7 +834,7 @@ class Engine:
         if sh[11] == 0:
             if dev < lo:
                 sh[13] = t
-            elif dev > (self.tun.REP_HI_PRONE_MILLI if prone else self.tun.REP_HI_MILLI):
+            elif dev > self._rep_hi(E.P_PRONE if prone else E.P_UNKNOWN):
                 sh[11] = 1
                 sh[12] = sh[13]
                 sh[10] = 0
@@ -976,7 +980,7 @@ class Engine:
         pk = ap if ap > ar else ar
         if pk > tn.REP_MAX_MILLI:
             return
-        if (self._dmax <= (tn.REP_HI_PRONE_MILLI if self.posture == E.P_PRONE else tn.REP_HI_MILLI)
+        if (self._dmax <= self._rep_hi(self.posture)
                 and t_end - self._last_rep_t > 2 * self._rep_iv):
             return      # a small one out of the set's rhythm: a fidget
         if self._set_kind != E.K_NONE and self._pk16 and pk * 100 > (self._pk16 >> 4) * tn.REP_SET_MAX_PCT:
