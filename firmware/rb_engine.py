@@ -142,7 +142,24 @@ class Engine:
         self._held = [-1, 0, 0, 0, 0, 0, 0, 0, 0]
         self._ex_tmp = [0, 0, 0, 0, 0, 0]     # an excursion put aside (_swing_half)
         self._reset_rep_state()
-        self._reset_set()
+        # the set under way and the candidates before one
+        self._set_kind = E.K_NONE
+        self._set_no = 0
+        self._set_reps = 0
+        self._set_start = 0
+        self._last_rep_t = 0
+        self._rep_iv = 0             # time between the set's last two reps
+        self._last_rep_end = 0
+        self._pend_n = 0
+        self._pend_t = [0, 0, 0, 0]  # type: list
+        self._pend = [None, None, None, None]  # type: list
+        # the last candidates while no set was on, pending or not (a ring):
+        # a set's first reps left out of it are found here once it starts
+        self._hist = [None] * _HIST_N  # type: list
+        self._hist_i = 0
+        self._half = None            # cat-cow: first half of a cycle
+        self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
+        self._set_way = 0            # the pitch of the set's first rep: its sign is the way its reps tip
         self._lv = [0, 0, 0, 0, 0]     # levelling: frames, start, sum of x, y, z
         self._cal_lie = None           # calibrate mount: (t, unit lying direction x1000) of the routine's lying phase
 
@@ -152,7 +169,9 @@ class Engine:
             if self._n:
                 self._close_bin()
             if self._t_last >= 0 and t_ms - self._t_last > self.tun.GAP_RESET_MS:
-                self._gap(t_ms)
+                # a long hole: filters restart; an excursion in progress is void
+                self._reset_filters()
+                self._reset_rep_state()
             elif self._bin_end > 0:
                 # bins a short hole left empty: hold the last frame so that
                 # filters and integrators keep real time
@@ -212,11 +231,6 @@ class Engine:
         self.holds.reset_motion()
         # the height restarts at 0: a swing measured across that is not one
         self._lg[_LG_STATE] = self._lg[_LG_HI] = 0
-
-    def _gap(self, t_ms):
-        # a long hole: filters restart; an excursion in progress is void
-        self._reset_filters()
-        self._reset_rep_state()
 
     def _close_bin(self):
         n = self._n
@@ -351,7 +365,7 @@ class Engine:
                 self._end_set(t)
         if self._pend_n and t - self._pend_t[0] > self.tun.SET_GAP_MS:
             # isolated candidates that never became a set: fidgets, not reps
-            self._pend_n = 0  # type: int
+            self._pend_n = 0
 
     def _rep_hi(self, p):
         # face down a leg lift tips the pelvis only a few degrees (anterior
@@ -1125,25 +1139,6 @@ class Engine:
                 lg[_LG_START] = t
 
     # ---------------------------------------------------------------- sets
-    def _reset_set(self):
-        self._set_kind = E.K_NONE
-        self._set_no = 0
-        self._set_reps = 0
-        self._set_start = 0
-        self._last_rep_t = 0
-        self._rep_iv = 0             # time between the set's last two reps
-        self._last_rep_end = 0
-        self._pend_n = 0
-        self._pend_t = [0, 0, 0, 0]  # type: list
-        self._pend = [None, None, None, None]  # type: list
-        # the last candidates while no set was on, pending or not (a ring):
-        # a set's first reps left out of it are found here once it starts
-        self._hist = [None] * _HIST_N  # type: list
-        self._hist_i = 0
-        self._half = None            # cat-cow: first half of a cycle
-        self._set_pitch16 = 0        # leg raise: the usual pitch at a rolling rep's peak, x16
-        self._set_way = 0            # the pitch of the set's first rep: its sign is the way its reps tip
-
     def _rep_candidate(self, t_end, kind, side, dur, rng, pitch=0):
         tn = self.tun
         lifted = False

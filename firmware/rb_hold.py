@@ -101,6 +101,7 @@ _SHAKE = const(2)
 _SHAKE_N = const(3)
 _HSWAY = const(4)
 _HSWAY_N = const(5)
+_HSUM = const(6)            # ... then the hold's perpendicular acceleration: sums (x, y, z), count
 B_EFFORT = const(1)         # evidence bits
 B_LIFTED = const(2)
 B_INCLINED = const(4)
@@ -123,7 +124,7 @@ class HoldDetector:
         # sum of |f| and frames over it, range of smoothed |f| over it
         self._an = [0, 0, 0, -1, 0, 0, 0, 0]
         # the spell's sway and shake of |f|, and the hold's sway: sums of squares and counts
-        self._acc = [0, 0, 0, 0, 0, 0]
+        self._acc = [0] * 10
         self._t = self._ux = 0
         self._posture_t = -100000   # the posture last changed at
         self._rep_t = -100000       # the last rep of a set ended at
@@ -178,6 +179,7 @@ class HoldDetector:
         self.start = self._tick = self.basis = 0    # basis: evidence bits that started it
         self._pitch0 = self._pitch = 0
         self._acc[_HSWAY] = self._acc[_HSWAY_N] = 0
+        self._acc[_HSUM] = self._acc[_HSUM + 1] = self._acc[_HSUM + 2] = self._acc[_HSUM + 3] = 0
         self._trl16 = 0             # the hold's tremor level, x16
         self._eff_hi_t = 0          # the tremor last stood at the hold's level
         self._low_t = -1            # tremor below the hold's level since
@@ -582,6 +584,10 @@ class HoldDetector:
         _acc2(a, _SWAY, q)
         if self.on:
             _acc2(a, _HSWAY, q)
+            a[_HSUM] += hx
+            a[_HSUM + 1] += hy
+            a[_HSUM + 2] += hz
+            a[_HSUM + 3] += 1
 
     def _maybe_start(self, t, p, ux, tr16):
         tn = self.tun
@@ -720,7 +726,16 @@ class HoldDetector:
     # ----------------------------------------------------------------- out
     def sway_dmg(self):
         a = self._acc
-        return isqrt(a[_HSWAY] // a[_HSWAY_N] * 100) if a[_HSWAY_N] else 0
+        if not a[_HSWAY_N]:
+            return 0
+        # less the mean: the slow gravity lags a drifting hold (sag or pike),
+        # and a steady offset is not sway (x16 to stay small ints)
+        n = a[_HSUM + 3] or 1
+        mx = (a[_HSUM] << 4) // n
+        my = (a[_HSUM + 1] << 4) // n
+        mz = (a[_HSUM + 2] << 4) // n
+        q = a[_HSWAY] // a[_HSWAY_N] - ((mx * mx + my * my + mz * mz) >> 8)
+        return isqrt(q * 100) if q > 0 else 0
 
     def stability(self, sway_dmg):
         ref = self.tun.SWAY_REF_DMG
