@@ -848,7 +848,7 @@ class Engine:
         if sh[11] == 0:
             if dev < lo:
                 sh[13] = t
-            elif dev > self._rep_hi(E.P_PRONE if prone else E.P_UNKNOWN):
+            elif dev > self._rep_hi(self.posture):
                 sh[11] = 1
                 sh[12] = sh[13]
                 sh[10] = 0

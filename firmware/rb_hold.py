@@ -123,7 +123,8 @@ class HoldDetector:
         # the still-cone run: anchor direction (unit x1000), start (-1: none),
         # sum of |f| and frames over it, range of smoothed |f| over it
         self._an = [0, 0, 0, -1, 0, 0, 0, 0]
-        # the spell's sway and shake of |f|, and the hold's sway: sums of squares and counts
+        # the spell's sway and shake of |f|, and the hold's sway: sums of squares and counts;
+        # then the hold's perpendicular acceleration summed per axis, and its count
         self._acc = [0] * 10
         self._t = self._ux = 0
         self._posture_t = -100000   # the posture last changed at
