@@ -26,12 +26,27 @@ def _count(seg):
     return seg.get("reps", seg.get("steps", "hold"))
 
 
+def _counts(segs, kind=None):
+    """(kind, reps / steps / "hold") of each segment (of `kind` only, if given)."""
+    return [(s["kind"], _count(s)) for s in segs if kind is None or s["kind"] == kind]
+
+
+def _found(tr):
+    """The segments the core finds in a rendered trace."""
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    return json.loads(an.json())["segments"]
+
+
+def _generated(name, seed):
+    """Our generator's trace `name` at `seed`: its labelled segments, and those the core found."""
+    tr = G.generate_trace(name, seed=seed)
+    return tr.labels["segments"], _found(tr)
+
+
 def _labelled_and_found(sess, rate_hz=100, mount="default"):
     """(kind, reps / steps / "hold") of each labelled segment, and of each the core found."""
     tr = sess.render(rate_hz=rate_hz, mount=mount, name="t")
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    return ([(s["kind"], _count(s)) for s in tr.labels["segments"]],
-            [(s["kind"], _count(s)) for s in json.loads(an.json())["segments"]])
+    return _counts(tr.labels["segments"]), _counts(_found(tr))
 
 
 def _segments(sess, rate_hz=100):
@@ -105,7 +120,7 @@ def test_a_plank_straight_after_a_leg_raise_set_is_found():
     s.plank(30.0)
     s.rest(10.0, 0.0)
     tr = s.render(rate_hz=100, mount="default", name="lr-plank")
-    segs = json.loads(rb_analysis.analyze_lines(tr.to_csv().splitlines())[0].json())["segments"]
+    segs = _found(tr)
     holds = [(d["kind"], d["hold_s"]) for d in segs if "hold_s" in d]
     assert [k for k, _ in holds] == ["plank"] and abs(holds[0][1] - 30.0) <= 1.0, segs
 
@@ -371,11 +386,10 @@ def test_our_generators_supine_calib_50hz_at_other_seeds(seed, want2):
     # routine's lying phase ended with the first pelvic tilt, which was measured from when
     # the posture settled (1.04 s, under the rep minimum) instead of from when the routine
     # ended (12 -> 11); and a new rest position after that set split the bridges (9 -> 15).
-    tr = G.generate_trace("supine_calib_50hz", seed=seed)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    want = [(s["kind"], _count(s)) for s in tr.labels["segments"]]
+    labelled, found = _generated("supine_calib_50hz", seed)
+    want = _counts(labelled)
     assert want[2] == want2
-    assert [(s["kind"], _count(s)) for s in json.loads(an.json())["segments"]] == want
+    assert _counts(found) == want
 
 
 @pytest.mark.parametrize("kind,deg", [("pelvic_tilt", 7.0), ("bridge", 16.0)])
@@ -492,10 +506,9 @@ def test_a_plank_pushed_up_with_a_pause_is_measured_from_the_floor():
     lowering), and the 58 s plank was taken for a cobra held by effort.  A spell that ends
     before its way in is measured, with no turn since that way in began, is now a pause in
     it, and the way in is measured from where it began."""
-    tr = G.generate_trace("prone_default_200hz_acc", seed=73)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    want = [(s["kind"], s["hold_s"]) for s in tr.labels["segments"] if "hold_s" in s]
-    got = [(s["kind"], s["hold_s"]) for s in json.loads(an.json())["segments"] if "hold_s" in s]
+    labelled, found = _generated("prone_default_200hz_acc", 73)
+    want = [(s["kind"], s["hold_s"]) for s in labelled if "hold_s" in s]
+    got = [(s["kind"], s["hold_s"]) for s in found if "hold_s" in s]
     assert [k for k, _ in got] == [k for k, _ in want], got
     assert all(abs(g - w) <= 1.0 for (_, g), (_, w) in zip(got, want)), (got, want)
 
@@ -506,18 +519,14 @@ def test_a_sets_long_held_reps_do_not_drag_the_baseline_over():
     the side the reps go, and still crept toward them until the reps read 2.6 degrees, under
     the bar (11 -> 5).  While a set is on it follows that way 16x slower.  And the bench's
     own prone_default: its second leg raise set (9) came out 8."""
-    tr = G.generate_trace("supine_calib_50hz", seed=23)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    got = [(s["kind"], _count(s)) for s in json.loads(an.json())["segments"]]
-    want = [(s["kind"], _count(s)) for s in tr.labels["segments"]]
+    labelled, found = _generated("supine_calib_50hz", 23)
+    got = _counts(found)
+    want = _counts(labelled)
     assert want[1] == ("pelvic_tilt", 11) and len(got) == len(want), got
     assert [k for k, _ in got] == [k for k, _ in want], got
     assert all(abs(g - w) <= 1 for (_, g), (_, w) in zip(got, want)), (got, want)
-    tr = G.generate_trace("prone_default", seed=0)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    want = [(s["kind"], _count(s)) for s in tr.labels["segments"] if s["kind"] == "leg_raise"]
-    got = [(s["kind"], _count(s)) for s in json.loads(an.json())["segments"] if s["kind"] == "leg_raise"]
-    assert got == want
+    labelled, found = _generated("prone_default", 0)
+    assert _counts(found, "leg_raise") == _counts(labelled, "leg_raise")
 
 
 def test_two_rolls_one_way_then_one_the_other_are_side_to_side():
@@ -526,10 +535,9 @@ def test_two_rolls_one_way_then_one_the_other_are_side_to_side():
     other way: our generator's seed 47 (mixed_default_a) lost the second rep of a bird dog
     set (the body rested 4 degrees from where the seat was) and the whole set was called a
     leg raise.  Rolls both ways among them are side to side: a bird dog here, all fours."""
-    tr = G.generate_trace("mixed_default_a", seed=47)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    want = [s for s in tr.labels["segments"] if s["kind"] == "bird_dog"]
-    got = [s for s in json.loads(an.json())["segments"] if s["kind"] in ("bird_dog", "leg_raise")
+    labelled, found = _generated("mixed_default_a", 47)
+    want = [s for s in labelled if s["kind"] == "bird_dog"]
+    got = [s for s in found if s["kind"] in ("bird_dog", "leg_raise")
            and s["start"] > want[0]["start"] - 5]
     assert len(want) == 1 and [s["kind"] for s in got] == ["bird_dog"], got
     assert abs(got[0]["reps"] - want[0]["reps"]) <= 1, (got, want)
@@ -558,15 +566,11 @@ def test_small_leg_raises_of_our_generators_seeds_are_counted():
     (median 3.1) under the old face-down bar, not one counted; and the planks of seed 73
     prone_default, whose sway tips the pelvis as far, stay whole holds (the lower bar is
     not used during a hold)."""
-    tr = G.generate_trace("routine_default_50hz_acc", seed=31)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    want = [(s["kind"], _count(s)) for s in tr.labels["segments"] if s["kind"] == "leg_raise"]
-    got = [(s["kind"], _count(s)) for s in json.loads(an.json())["segments"] if s["kind"] == "leg_raise"]
+    labelled, found = _generated("routine_default_50hz_acc", 31)
+    want = _counts(labelled, "leg_raise")
+    got = _counts(found, "leg_raise")
     assert want == [("leg_raise", 14)] and got == want, got
-    tr = G.generate_trace("prone_default", seed=73)
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    got = [s for s in json.loads(an.json())["segments"]]
-    want = [s for s in tr.labels["segments"]]
+    want, got = _generated("prone_default", 73)
     assert [s["kind"] for s in got] == [s["kind"] for s in want], got
     for g, w in zip(got, want):
         assert (abs(g["hold_s"] - w["hold_s"]) <= 1.0) if "hold_s" in w else (g["reps"] == w["reps"]), (g, w)
