@@ -34,12 +34,12 @@ import numpy as np
 G_MPS2 = 9.80665
 GRID_HZ = 400                   # internal kinematics grid; every output rate (<= 200 Hz) is resampled from it
 LABEL_FORMAT = "repbelt-labels/1"
-GENERATOR_VERSION = "repbelt-generator/2"      # 2: rep ranges per set with scatter (were drawn per rep)
+GENERATOR_VERSION = "repbelt-generator/3"      # 3: sway_mg of the noise-free reading, line removed; 2: rep ranges per set with scatter
 UP = np.array([0.0, 0.0, 1.0])
 BACK_POINT_M = np.array([0.0, 0.0, 0.11])      # default sensor point: skin of the lower back, from pelvis centre (body frame)
 WAIST_HALF_WIDTH_M = 0.16                      # waist modelled as an ellipse around the body x axis
 WAIST_HALF_DEPTH_M = 0.11
-SWAY_DETREND_DEGREE = 2                        # sway_mg: polynomial removed per axis ("slow drift removed")
+SWAY_DETREND_DEGREE = 1                        # sway_mg: straight line removed per axis ("drift removed")
 TIME_JITTER_S = 0.0005
 ACCEL_LSB_PER_G = {2: 16384.0, 4: 8192.0, 8: 4096.0, 16: 2048.0}      # MPU6050 datasheet sensitivities
 GYRO_LSB_PER_DPS = {250: 131.0, 500: 65.5, 1000: 32.8, 2000: 16.4}
@@ -895,11 +895,12 @@ class Trace:
 def sway_mg(t, acc_g, start, end, degree=SWAY_DETREND_DEGREE):
     """The label's sway_mg: RMS (milli-g) of the acceleration perpendicular to gravity in [start, end].
 
-    1. take the samples with start <= t <= end (acc in g, sensor axes, as recorded);
+    1. take the samples with start <= t <= end (acc in g, sensor axes; render passes the
+       reading without the sensor's noise: the body's sway, not the chip's);
     2. gravity direction u = normalised mean acceleration over the hold;
     3. perpendicular part a_perp = a - (a.u) u for each sample (a 3-vector);
     4. drift removed: from each component of a_perp subtract its least-squares polynomial of
-       degree 2 in time over the hold (sag/pike drift and slow posture creep);
+       degree `degree` (1: a straight line) in time over the hold (sag/pike drift, slow creep);
     5. sway_mg = 1000 * sqrt(mean over samples of |a_perp|^2).
     """
     sel = (t >= start) & (t <= end)
@@ -990,7 +991,8 @@ def render(sess, rate_hz=100, mount="default", has_gyro=True, accel_range_g=4, g
     ideal_acc = np.column_stack([np.interp(t, tt, f_s[:, k]) for k in range(3)])
     ideal_gyr = np.column_stack([np.interp(t, tt, w_s[:, k]) for k in range(3)])
     e = _sensor_errors(rng, rate_hz)
-    acc = ideal_acc @ e["acc_M"].T + e["acc_bias_g"] + rng.normal(size=ideal_acc.shape) * e["acc_noise_g"]
+    clean_acc = ideal_acc @ e["acc_M"].T + e["acc_bias_g"]    # what the sensor would read without its noise
+    acc = clean_acc + rng.normal(size=ideal_acc.shape) * e["acc_noise_g"]
     lsb_g = ACCEL_LSB_PER_G[accel_range_g]
     acc = np.clip(np.round(acc * lsb_g), -32768, 32767) / lsb_g
     acc = np.round(acc, 4) + 0.0             # + 0.0 turns -0.0 into 0.0 so no "-0.0000" is printed
@@ -1007,7 +1009,7 @@ def render(sess, rate_hz=100, mount="default", has_gyro=True, accel_range_g=4, g
     for seg in sess.segments:
         seg = dict(seg)
         if "hold_s" in seg:
-            seg["sway_mg"] = round(sway_mg(t, acc, seg["start"], seg["end"]), 2)
+            seg["sway_mg"] = round(sway_mg(t, clean_acc, seg["start"], seg["end"]), 2)
         segments.append(seg)
     labels = {"format": LABEL_FORMAT, "segments": segments}
     meta = {"rate_hz": rate_hz, "sensor": "mpu6050", "accel_range_g": accel_range_g,
@@ -1016,7 +1018,8 @@ def render(sess, rate_hz=100, mount="default", has_gyro=True, accel_range_g=4, g
     if has_gyro:
         meta["gyro_range_dps"] = gyro_range_dps
     meta["mount"] = mount
-    truth = {"R_s": R_s, "point": point, "errors": e, "grid_t": tt, "ideal_acc": f_s, "ideal_gyr": w_s, "grid_p": p_s}
+    truth = {"R_s": R_s, "point": point, "errors": e, "grid_t": tt, "ideal_acc": f_s, "ideal_gyr": w_s, "grid_p": p_s,
+             "clean_acc": clean_acc}
     return Trace(meta, t, acc, gyr, labels, truth)
 
 
