@@ -51,7 +51,10 @@ still spell in a face-down or side posture that is held with effort:
 The resting tremor is the lowest 2.6 s mean of the last two minutes: sensor
 noise and breathing, whatever the posture and the sample rate.  Sway is the
 RMS of the acceleration perpendicular to the hold's slowly drifting
-gravity; stability = 100 * SWAY_REF / (SWAY_REF + sway); drift is the change
+gravity, about its mean, over the hold's still frames: they go in _LAG_N
+frames late, so that none after its end (dated back to where the way out
+began, which is seen only later) and none of its last _END_TRIM_MS do;
+stability = 100 * SWAY_REF / (SWAY_REF + sway); drift is the change
 of head-end incline from start to end (sag: +, pike: -).  Integer
 arithmetic only; nothing is allocated per frame.
 """
@@ -88,6 +91,11 @@ _QUIET_BACK_MS = const(1500)  # a transit began at most this long before it was 
 _STILL_FRAMES = const(10)   # quiet frames in a row (0.4 s): the body stayed still before a transit
 _CHAIN_MS = const(400)      # a movement that starts this soon after the last one died away goes on from it
 _SETTLE_MS = const(500)     # a lifted hold began where the lift stopped pushing, if it settled into a spell this soon
+_LAG_N = const(48)          # a hold's sway takes in a frame this many frames (1.9 s) late: its end is
+                            # dated back to where the way out began, up to 1.9 s before that is seen ...
+_END_TRIM_MS = const(480)   # ... and leaves out its last frames before that end: the way out eases in,
+                            # and where it began is dated up to half a second late
+_NO_SWAY = const(-32768)    # a frame in the ring while moving: none of the sway
 _SHAKE_FRAMES = const(12)   # a spell's own shake of |f| widens its limit once measured over 0.5 s
 _MARGIN_MS = const(200)
 _AN_T = const(3)            # _an: still-cone run
@@ -102,6 +110,9 @@ _SHAKE_N = const(3)
 _HSWAY = const(4)
 _HSWAY_N = const(5)
 _HSUM = const(6)            # ... then the hold's perpendicular acceleration: sums (x, y, z), count
+_LAGN = const(10)           # ... then the frames in the hold's _lag ring, its next slot, its newest frame's time
+_LAGI = const(11)
+_LAGT = const(12)
 B_EFFORT = const(1)         # evidence bits
 B_LIFTED = const(2)
 B_INCLINED = const(4)
@@ -124,8 +135,12 @@ class HoldDetector:
         # sum of |f| and frames over it, range of smoothed |f| over it
         self._an = [0, 0, 0, -1, 0, 0, 0, 0]
         # the spell's sway and shake of |f|, and the hold's sway: sums of squares and counts;
-        # then the hold's perpendicular acceleration summed per axis, and its count
-        self._acc = [0] * 10
+        # then the hold's perpendicular acceleration summed per axis, and its count; then
+        # the _lag ring's frames, next slot and newest frame's time
+        self._acc = [0] * 13
+        # the hold's last _LAG_N frames, not yet in its sway: their
+        # perpendicular acceleration x, y, z (mg), a ring
+        self._lag = array.array("h", bytes(6 * _LAG_N))
         self._t = self._ux = 0
         self._posture_t = -100000   # the posture last changed at
         self._rep_t = -100000       # the last rep of a set ended at
@@ -181,6 +196,7 @@ class HoldDetector:
         self._pitch0 = self._pitch = 0
         self._acc[_HSWAY] = self._acc[_HSWAY_N] = 0
         self._acc[_HSUM] = self._acc[_HSUM + 1] = self._acc[_HSUM + 2] = self._acc[_HSUM + 3] = 0
+        self._acc[_LAGN] = 0
         self._trl16 = 0             # the hold's tremor level, x16
         self._eff_hi_t = 0          # the tremor last stood at the hold's level
         self._low_t = -1            # tremor below the hold's level since
@@ -239,8 +255,7 @@ class HoldDetector:
             self._push_t = t
         h = self._h16
         if self._sp_on:
-            j = _HSWAY if self.on else _SWAY
-            lim = isqrt(a[j] // a[j + 1]) * tn.HOLD_TILT_SWAY_X if a[j + 1] else 0
+            lim = isqrt(a[_SWAY] // a[_SWAY_N]) * tn.HOLD_TILT_SWAY_X if a[_SWAY_N] else 0
             # (never beyond HOLD_TILT_MAX_MG: a slow turn would raise the
             # sway it is measured by as it goes)
             if lim < tn.HOLD_TILT_MG:
@@ -375,6 +390,8 @@ class HoldDetector:
             return
         if self._act_t < 0:
             self._sway(t, fx, fy, fz, va)      # (a movement under way is not sway)
+        elif self.on:
+            self._lag_in(t, _NO_SWAY, 0, 0)     # (but it keeps the ring's frames a frame apart)
         if self.on:
             self._pitch = ux
             self._in_hold(t, ux, tr16, keep, set_t >= 0)
@@ -584,11 +601,51 @@ class HoldDetector:
         q = hx * hx + hy * hy + hz * hz
         _acc2(a, _SWAY, q)
         if self.on:
-            _acc2(a, _HSWAY, q)
-            a[_HSUM] += hx
-            a[_HSUM + 1] += hy
-            a[_HSUM + 2] += hz
-            a[_HSUM + 3] += 1
+            self._lag_in(t, hx, hy, hz)
+
+    def _lag_in(self, t, hx, hy, hz):
+        # the hold's own sway: its frames go in _LAG_N frames late, so that
+        # those after its end (the way out already under way when the end is
+        # seen) never do
+        a = self._acc
+        g = self._lag
+        i = 3 * a[_LAGI]
+        if a[_LAGN] == _LAG_N:
+            self._take(i)
+        else:
+            a[_LAGN] += 1
+        # (|components| stay far below 32 g in a hold)
+        g[i] = hx
+        g[i + 1] = hy
+        g[i + 2] = hz
+        a[_LAGI] = (a[_LAGI] + 1) % _LAG_N
+        a[_LAGT] = t
+
+    def _take(self, i):
+        # the frame at _lag[i] goes in the hold's sway
+        g = self._lag
+        a = self._acc
+        hx = g[i]
+        if hx == _NO_SWAY:
+            return
+        hy = g[i + 1]
+        hz = g[i + 2]
+        _acc2(a, _HSWAY, hx * hx + hy * hy + hz * hz)
+        a[_HSUM] += hx
+        a[_HSUM + 1] += hy
+        a[_HSUM + 2] += hz
+        a[_HSUM + 3] += 1
+
+    def _take_lag(self, t_end):
+        """The hold is over at t_end: its frames held back go in its sway, but
+        for those of its last _END_TRIM_MS."""
+        a = self._acc
+        n = a[_LAGN]
+        for k in range(n):
+            if a[_LAGT] - (n - 1 - k) * self.frame_ms > t_end - _END_TRIM_MS:
+                break
+            self._take(3 * ((a[_LAGI] - n + k) % _LAG_N))
+        a[_LAGN] = 0
 
     def _maybe_start(self, t, p, ux, tr16):
         tn = self.tun
@@ -675,9 +732,6 @@ class HoldDetector:
         self._tick = self._eff_hi_t = t
         self._pitch0 = self._pitch = ux
         self.announced = False
-        a = self._acc
-        a[_HSWAY] = a[_SWAY]
-        a[_HSWAY_N] = a[_SWAY_N]
         self._trl16 = tr16 << 4
         self._low_t = -1
 
@@ -748,6 +802,7 @@ class HoldDetector:
             return
         if self.announced:
             if t_end > self.start:
+                self._take_lag(t_end)
                 sw = self.sway_dmg()
                 self.emit((E.EV_HOLD_END, self._t, self.kind, self.start, t_end - self.start, sw,
                            self.stability(sw), asin_ddeg(self._pitch) - asin_ddeg(self._pitch0)))
