@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from repbelt import paths
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 from genmodule import G
 
@@ -405,7 +407,7 @@ def test_sway_label_definition_is_the_independent_sets():
     """generator.sway_mg (a straight line removed) on the independent set's written samples, less
     the noise power perpendicular to gravity (2/3 of the three axes', from second differences),
     gives its own sway_mg labels: the definition both sources' labels share."""
-    syn = ROOT.parent / "shared" / "datasets" / "synthetic-dev"
+    syn = paths.SHARED / "datasets" / "synthetic-dev"
     n = 0
     for csv in sorted(syn.glob("*.csv")):
         _, _, rows = parse_csv(csv.read_text())
