@@ -367,12 +367,15 @@ class Engine:
             # isolated candidates that never became a set: fidgets, not reps
             self._pend_n = 0
 
-    def _rep_hi(self, p):
+    def _rep_hi(self, p, down=False):
         # face down a leg lift tips the pelvis only a few degrees (anterior
         # tilt 3-10, less the better the wearer holds the lumbar spine): its
-        # own, lower bar.  Not during a hold: a plank's sway tips it as far
-        # and its reps would end the hold
-        if p == E.P_PRONE and not self.holds.on:
+        # own, lower bar.  During a hold only for a tip of the head end down
+        # (`down`: pitch the most, that way), the way hip extension tips it: a
+        # plank's sag raises the head end and its sway rolls the pelvis as far
+        # (their "reps" broke planks), and a superman set whose effort and way
+        # down looked like a plank was counted as one
+        if p == E.P_PRONE and (down or not self.holds.on):
             return self.tun.REP_HI_PRONE_MILLI
         return self.tun.REP_HI_MILLI
 
@@ -630,7 +633,7 @@ class Engine:
             # (x256) was measured: leg raise sets gain, but bird dog sets are
             # lost whole as it drifts toward their held tops; these rules are
             # tuned with the step as it is)
-            hi = self._rep_hi(p)
+            hi = self._rep_hi(p, ap >= ar and pitch > 0)
             ref = 0
             if self._set_kind != E.K_NONE and self._set_reps >= 2:
                 ref = self._pk16 >> 4
@@ -994,7 +997,7 @@ class Engine:
         pk = ap if ap > ar else ar
         if pk > tn.REP_MAX_MILLI:
             return
-        if (self._dmax <= self._rep_hi(self.posture)
+        if (self._dmax <= self._rep_hi(self.posture, ap >= ar and pk_p > 0)
                 and t_end - self._last_rep_t > 2 * self._rep_iv):
             return      # a small one out of the set's rhythm: a fidget
         if self._set_kind != E.K_NONE and self._pk16 and pk * 100 > (self._pk16 >> 4) * tn.REP_SET_MAX_PCT:
@@ -1143,12 +1146,18 @@ class Engine:
         tn = self.tun
         lifted = False
         if self.holds.on:
+            if self._dmax <= tn.REP_HI_MILLI and (kind != _K_FACEDOWN or side != _SHAPE_PITCH_POS):
+                return      # (only a head-end-down tip passes the lower bar in a hold)
             if self.holds.basis != rb_hold.B_EFFORT:
                 # held up off the floor: its sag or wobble is not a rep, unless
                 # such excursions keep coming like a set's (a lift measured
                 # on the way down into a leg raise set made it look like a plank)
                 if self._set_kind != E.K_NONE:
                     return
+                lifted = True
+            elif self._dmax <= tn.REP_HI_MILLI:
+                # a small one, under the general bar: a leg lift's or the
+                # hold's own wobble; such ones coming like a set's show it was none
                 lifted = True
             else:
                 # tremor alone made it a hold, and reps are going on: the hold
