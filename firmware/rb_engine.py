@@ -373,8 +373,8 @@ class Engine:
         # own, lower bar.  During a hold only for a tip of the head end down
         # (`down`: pitch the most, that way), the way hip extension tips it: a
         # plank's sag raises the head end and its sway rolls the pelvis as far
-        # (their "reps" broke planks), and a superman set whose effort and way
-        # down looked like a plank was counted as one
+        # (their "reps" broke planks); without it, a superman set whose way
+        # down and effort made it look like a plank was read as that plank
         if p == E.P_PRONE and (down or not self.holds.on):
             return self.tun.REP_HI_PRONE_MILLI
         return self.tun.REP_HI_MILLI
