@@ -24,7 +24,7 @@ class Tunables:
     POSTURE_LEAVE_MILLI = 600     # ... and is left only below cos ~53 deg (hysteresis)
     POSTURE_SETTLE_MS = 1000      # a new posture must hold this long
     REP_HI_MILLI = 60             # excursion starts above sin(3.4 deg) from the baseline
-    REP_HI_PRONE_MILLI = 45       # ... face down outside a hold sin(2.6 deg): leg raises tip the pelvis 3-10 deg
+    REP_HI_PRONE_MILLI = 45       # ... face down sin(2.6 deg) (in a hold: head end down only): leg raises tip the pelvis 3-10 deg
     REP_LO_MILLI = 40             # ... and ends back below sin(2.3 deg)
     REP_SET_HI_PCT = 45           # inside a set an excursion past 45% of the recent reps' peak starts a rep ...
     REP_SET_MIN_MILLI = 45        # ... but never below sin(2.6 deg) (breathing tips the pelvis < 0.5 deg)

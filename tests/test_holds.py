@@ -440,22 +440,29 @@ def test_the_independent_models_lifted_holds_start_within_a_third_of_a_second():
     assert all(abs(d) <= 0.3 for ds in got.values() for d in ds), got
 
 
+def _steady_hold(kind, seed, hold_s, sway_mg, rest_s):
+    """Our generator: stand, lie face down, rest 5 s, hold `kind` for hold_s asking sway_mg,
+    rest rest_s; the labelled segments of that kind, and the holds the core found."""
+    s = G.Session(seed=seed)
+    s.still(4.0)
+    s.move_to("prone")
+    s.rest(5.0, 0.0)
+    getattr(s, kind)(hold_s, sway_mg=sway_mg)
+    s.rest(rest_s, 0.0)
+    tr = s.render(rate_hz=100, mount="default", name="t")
+    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
+    lab = [x for x in tr.labels["segments"] if x["kind"] == kind]
+    got = [x for x in json.loads(an.json())["segments"] if "hold_s" in x]
+    return lab, got
+
+
 @pytest.mark.parametrize("kind,seed", [("plank", 4), ("side_plank", 3), ("side_plank", 4)])
 def test_a_hold_that_sags_slowly_is_not_read_as_swaying(kind, seed):
     """A steady hold (4 mg of sway asked of our generator) that sags 5-6 degrees over its
     30 s: the spell's slow gravity lags the drift by a steady few milli-g, and that offset
     was summed into the sway (13-14 mg for a 6.5-7.6 mg label).  The sway is the RMS about
     the hold's mean now, as the label's definition removes the drift."""
-    s = G.Session(seed=seed)
-    s.still(4.0)
-    s.move_to("prone")
-    s.rest(5.0, 0.0)
-    getattr(s, kind)(30.0, sway_mg=4.0)
-    s.rest(5.0, 0.0)
-    tr = s.render(rate_hz=100, mount="default", name="t")
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    lab = [x for x in tr.labels["segments"] if x["kind"] == kind]
-    got = [x for x in json.loads(an.json())["segments"] if "hold_s" in x]
+    lab, got = _steady_hold(kind, seed, 30.0, 4.0, 5.0)
     assert len(lab) == 1 and lab[0]["drift_deg"] >= 4.5, lab
     assert [g["kind"] for g in got] == [kind], got
     assert abs(got[0]["sway_mg"] - lab[0]["sway_mg"]) <= 0.25 * lab[0]["sway_mg"], (got, lab)
@@ -467,15 +474,6 @@ def test_the_way_out_of_a_steady_hold_is_not_its_sway(kind, seed):
     that is seen only 0.3-1.9 s later: the frames between were summed into the sway, and
     half a second of getting down is hundreds of milli-g (a 2.95 mg side plank read 12 mg).
     The hold's frames now reach its sway 1.9 s late, and those after its end never do."""
-    s = G.Session(seed=seed)
-    s.still(4.0)
-    s.move_to("prone")
-    s.rest(5.0, 0.0)
-    getattr(s, kind)(20.0, sway_mg=3.0)
-    s.rest(6.0, 0.0)
-    tr = s.render(rate_hz=100, mount="default", name="t")
-    an, _, _ = rb_analysis.analyze_lines(tr.to_csv().splitlines())
-    lab = [x for x in tr.labels["segments"] if x["kind"] == kind]
-    got = [x for x in json.loads(an.json())["segments"] if "hold_s" in x]
+    lab, got = _steady_hold(kind, seed, 20.0, 3.0, 6.0)
     assert [g["kind"] for g in got] == [kind], got
     assert abs(got[0]["sway_mg"] - lab[0]["sway_mg"]) <= 1.5, (got, lab)
